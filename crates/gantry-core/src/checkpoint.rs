@@ -68,11 +68,17 @@ impl CheckpointDirectory {
         let (code_col, lon_col, lat_col) = (col("kkbh"), col("lon"), col("lat"));
         for (i, row) in reader.records().enumerate() {
             let line = i as u64 + 2;
-            let row = row.map_err(|e| CheckpointFileError { line, message: e.to_string() })?;
+            let row = row.map_err(|e| CheckpointFileError {
+                line,
+                message: e.to_string(),
+            })?;
             let field = |c: Option<usize>| c.and_then(|c| row.get(c)).unwrap_or("");
             let name = field(Some(name_col));
             if name.is_empty() {
-                return Err(CheckpointFileError { line, message: "empty kkmc".into() });
+                return Err(CheckpointFileError {
+                    line,
+                    message: "empty kkmc".into(),
+                });
             }
             let location = parse_location(field(lon_col), field(lat_col))
                 .map_err(|message| CheckpointFileError { line, message })?;
@@ -153,7 +159,9 @@ fn parse_location(lon: &str, lat: &str) -> Result<Option<GeoPoint>, String> {
         return Ok(None);
     }
     let parse = |s: &str, what: &str, max: f64| -> Result<f64, String> {
-        let v: f64 = s.parse().map_err(|_| format!("{what} {s:?} is not a number"))?;
+        let v: f64 = s
+            .parse()
+            .map_err(|_| format!("{what} {s:?} is not a number"))?;
         if !v.is_finite() || v.abs() > max {
             return Err(format!("{what} {s:?} is out of range"));
         }
@@ -178,7 +186,13 @@ mod tests {
         assert_eq!(dir.len(), 2);
         let id = dir.id_of("成都东卡口").unwrap();
         assert_eq!(dir.get(id).code, "K001");
-        assert_eq!(dir.location(id), Some(GeoPoint { lon: 104.1, lat: 30.5 }));
+        assert_eq!(
+            dir.location(id),
+            Some(GeoPoint {
+                lon: 104.1,
+                lat: 30.5
+            })
+        );
         assert_eq!(dir.location(dir.id_of("无坐标卡口").unwrap()), None);
     }
 
@@ -205,9 +219,13 @@ mod tests {
 
     #[test]
     fn csv_round_trips() {
-        let dir = CheckpointDirectory::from_csv("kkmc,kkbh,lon,lat\nA,K1,104.123456,30.654321\nB,,,\n")
-            .unwrap();
+        let dir =
+            CheckpointDirectory::from_csv("kkmc,kkbh,lon,lat\nA,K1,104.123456,30.654321\nB,,,\n")
+                .unwrap();
         let back = CheckpointDirectory::from_csv(&dir.to_csv()).unwrap();
-        assert_eq!(back.iter().collect::<Vec<_>>(), dir.iter().collect::<Vec<_>>());
+        assert_eq!(
+            back.iter().collect::<Vec<_>>(),
+            dir.iter().collect::<Vec<_>>()
+        );
     }
 }

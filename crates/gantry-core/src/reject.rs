@@ -6,13 +6,20 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RejectReason {
     /// The row has a field count no known layout accepts.
-    FieldCount { found: usize, expected: &'static str },
+    FieldCount {
+        found: usize,
+        expected: &'static str,
+    },
     /// The pass time could not be read.
     BadTime(String),
     /// A required field (GCXH, HPHM, KKMC …) is empty.
     EmptyField(&'static str),
     /// A field is longer than the store accepts.
-    Oversize { field: &'static str, len: usize, max: usize },
+    Oversize {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
     /// The bytes are not text in any encoding we read.
     Encoding,
     /// A header row lacks a required column.

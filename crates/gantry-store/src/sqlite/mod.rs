@@ -1,0 +1,628 @@
+//! The embedded store: one SQLite file per shard, in WAL mode.
+//!
+//! Layout of a data dir:
+//!
+//! ```text
+//! gantry-store.meta    engine and shard count ("shards = 2")
+//! shard-0.sqlite       passes of the checkpoints MyCat routes to shard 0,
+//!                      their rollups and warnings; rejected rows; checkpoints
+//! shard-1.sqlite       …
+//! ```
+//!
+//! Writes go to every shard in parallel, one thread and one connection per
+//! shard, one transaction per shard per batch. Other processes may open the
+//! same dir read-only ([`SqliteStore::open_readonly`]) while a writer runs.
+
+mod codec;
+mod shard;
+#[cfg(test)]
+mod tests;
+
+use std::fs;
+use std::io::Write as _;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use gantry_core::{CheckpointDirectory, Pass, ShardRouter, Warning};
+use rusqlite::types::Value;
+
+use self::codec::{date_text, prefix_upper_bound, time_text};
+use self::shard::{Filter, ShardDb, ShardWork};
+use crate::merge::{merge_sorted, page_of, sum_counts};
+use crate::{
+    check_page, Batch, Page, PassQuery, RejectedRow, Store, StoreError, WarningQuery, WriteSummary,
+};
+
+pub use self::shard::BULK_INDEXES;
+
+/// The metadata file of a data dir.
+pub const META_FILE: &str = "gantry-store.meta";
+
+/// Tuning of the SQLite connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// Page cache per shard connection, MiB. Bounds the memory of writes and
+    /// index builds: peak RSS grows with shards × this, not with data size.
+    pub cache_mib: u32,
+    /// Memory-mapped reads per shard connection, MiB (0: off). Mapped pages
+    /// count towards RSS, so keep this modest on a writer.
+    pub mmap_mib: u32,
+    /// How long to wait for a lock held by another connection.
+    pub busy_timeout: Duration,
+    /// Pages of WAL after which a commit copies the WAL back into the database.
+    pub wal_autocheckpoint_pages: u32,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            cache_mib: 64,
+            mmap_mib: 0,
+            busy_timeout: Duration::from_secs(10),
+            wal_autocheckpoint_pages: 4096,
+        }
+    }
+}
+
+impl SqliteOptions {
+    /// Settings for a process that only reads (an API server).
+    pub fn reader() -> Self {
+        SqliteOptions {
+            cache_mib: 32,
+            mmap_mib: 128,
+            ..Self::default()
+        }
+    }
+}
+
+/// The embedded store. See the [module docs](self).
+pub struct SqliteStore {
+    dir: PathBuf,
+    shards: Vec<ShardDb>,
+    router: ShardRouter,
+    read_only: bool,
+    bulk: bool,
+    closed: bool,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("dir", &self.dir)
+            .field("shards", &self.shards.len())
+            .field("read_only", &self.read_only)
+            .field("bulk", &self.bulk)
+            .field("closed", &self.closed)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the store in `data_dir` for reading and writing, creating the dir
+    /// and `shards` shard files if missing. A dir created with another shard
+    /// count is an error: rows would be on the wrong shards.
+    pub fn open(data_dir: &Path, shards: usize) -> Result<Self, StoreError> {
+        Self::open_with(data_dir, shards, SqliteOptions::default())
+    }
+
+    pub fn open_with(data_dir: &Path, shards: usize, options: SqliteOptions) -> Result<Self, StoreError> {
+        if shards == 0 {
+            return Err(StoreError::NoShards);
+        }
+        fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        match read_meta(data_dir)? {
+            Some(found) if found != shards => {
+                return Err(StoreError::ShardCountMismatch {
+                    dir: data_dir.to_owned(),
+                    found,
+                    asked: shards,
+                })
+            }
+            Some(_) => {}
+            None => {
+                if shard_path(data_dir, 0).exists() {
+                    return Err(StoreError::BadMetadata {
+                        path: data_dir.join(META_FILE),
+                        message: "missing, but the dir holds shard files; restore it or use another dir"
+                            .into(),
+                    });
+                }
+                write_meta(data_dir, shards)?;
+            }
+        }
+        let dbs = (0..shards)
+            .map(|i| ShardDb::open_rw(shard_path(data_dir, i), i, shards, &options))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SqliteStore {
+            dir: data_dir.to_owned(),
+            shards: dbs,
+            router: ShardRouter::mycat(shards),
+            read_only: false,
+            bulk: false,
+            closed: false,
+        })
+    }
+
+    /// Opens an existing store for reading only, alongside a writer.
+    pub fn open_readonly(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_readonly_with(data_dir, SqliteOptions::reader())
+    }
+
+    pub fn open_readonly_with(data_dir: &Path, options: SqliteOptions) -> Result<Self, StoreError> {
+        let shards = read_meta(data_dir)?.ok_or_else(|| StoreError::BadMetadata {
+            path: data_dir.join(META_FILE),
+            message: "not found: no gantry store in this dir".into(),
+        })?;
+        let dbs = (0..shards)
+            .map(|i| ShardDb::open_ro(shard_path(data_dir, i), i, shards, &options))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SqliteStore {
+            dir: data_dir.to_owned(),
+            shards: dbs,
+            router: ShardRouter::mycat(shards),
+            read_only: true,
+            bulk: false,
+            closed: false,
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// The file of shard `index`.
+    pub fn shard_path(&self, index: usize) -> PathBuf {
+        shard_path(&self.dir, index)
+    }
+
+    pub fn is_bulk(&self) -> bool {
+        self.bulk
+    }
+
+    /// Index names on each shard (from `sqlite_master`).
+    pub fn index_names(&self) -> Result<Vec<Vec<String>>, StoreError> {
+        self.live()?.iter().map(ShardDb::index_names).collect()
+    }
+
+    /// Bulk mode for large imports: drops the secondary indexes of `passes`
+    /// (the gcxh key stays, so re-imports are still skipped) until
+    /// [`Self::end_bulk`], [`Store::close`] or drop rebuilds them. Should the
+    /// process die first, the next read-write open rebuilds them.
+    pub fn begin_bulk(&mut self) -> Result<(), StoreError> {
+        self.writable()?;
+        if self.bulk {
+            return Ok(());
+        }
+        self.bulk = true;
+        for db in &self.shards {
+            db.drop_bulk_indexes()?;
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the indexes [`Self::begin_bulk`] dropped, all shards in parallel.
+    pub fn end_bulk(&mut self) -> Result<(), StoreError> {
+        self.writable()?;
+        if !self.bulk {
+            return Ok(());
+        }
+        let results = on_every_shard(&mut self.shards, |db| db.ensure_schema());
+        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        self.bulk = false;
+        Ok(())
+    }
+
+    fn live(&self) -> Result<&[ShardDb], StoreError> {
+        if self.closed {
+            return Err(StoreError::Closed);
+        }
+        Ok(&self.shards)
+    }
+
+    fn writable(&self) -> Result<(), StoreError> {
+        self.live()?;
+        if self.read_only {
+            return Err(StoreError::ReadOnly);
+        }
+        Ok(())
+    }
+
+    fn write_batch(&mut self, batch: &Batch) -> Result<WriteSummary, StoreError> {
+        self.writable()?;
+        let mut work: Vec<ShardWork<'_>> = (0..self.shards.len()).map(|_| ShardWork::default()).collect();
+        for pass in &batch.passes {
+            work[self.router.shard_of(&pass.checkpoint)].passes.push(pass);
+        }
+        for warning in &batch.warnings {
+            work[self.router.shard_of(&warning.second.checkpoint)]
+                .warnings
+                .push(warning);
+        }
+        work[0].rejected = &batch.rejected;
+
+        let busy = work.iter().filter(|w| !w.is_empty()).count();
+        let results: Vec<Result<WriteSummary, StoreError>> = if busy <= 1 {
+            self.shards.iter_mut().zip(&work).map(|(db, w)| db.write(w)).collect()
+        } else {
+            std::thread::scope(|scope| {
+                let mut jobs = self.shards.iter_mut().zip(&work).filter(|(_, w)| !w.is_empty());
+                // This thread writes one shard itself; the others get a thread each.
+                let (own_db, own_work) = jobs.next().expect("busy > 1");
+                let handles: Vec<_> = jobs.map(|(db, w)| scope.spawn(move || db.write(w))).collect();
+                let mut results = vec![own_db.write(own_work)];
+                for handle in handles {
+                    match handle.join() {
+                        Ok(r) => results.push(r),
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    }
+                }
+                results
+            })
+        };
+        let mut summary = WriteSummary::default();
+        for r in results {
+            summary.add(r?);
+        }
+        Ok(summary)
+    }
+
+    fn close_inner(&mut self) -> Result<(), StoreError> {
+        if self.closed {
+            return Ok(());
+        }
+        let mut result = Ok(());
+        if self.bulk {
+            result = self.end_bulk();
+        }
+        if !self.read_only {
+            for db in &self.shards {
+                let r = db.optimize();
+                if result.is_ok() {
+                    result = r;
+                }
+            }
+        }
+        self.closed = true;
+        // Dropping the last connection checkpoints the WAL into the database.
+        self.shards.clear();
+        result
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if self.bulk && !self.closed {
+            // Errors cannot be reported from drop; the next open rebuilds
+            // whatever index is still missing.
+            let _ = self.end_bulk();
+        }
+    }
+}
+
+/// Runs `f` on every shard, in parallel when there are several.
+fn on_every_shard<T: Send>(
+    shards: &mut [ShardDb],
+    f: impl Fn(&mut ShardDb) -> Result<T, StoreError> + Sync,
+) -> Vec<Result<T, StoreError>> {
+    if shards.len() <= 1 {
+        return shards.iter_mut().map(f).collect();
+    }
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = shards.iter_mut().map(|db| scope.spawn(move || f(db))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
+}
+
+fn shard_path(dir: &Path, index: usize) -> PathBuf {
+    dir.join(format!("shard-{index}.sqlite"))
+}
+
+/// The shard count recorded in a data dir, `None` when there is no record.
+fn read_meta(dir: &Path) -> Result<Option<usize>, StoreError> {
+    let path = dir.join(META_FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(StoreError::Io { path, source }),
+    };
+    let bad = |message: String| StoreError::BadMetadata {
+        path: path.clone(),
+        message,
+    };
+    let mut shards = None;
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(bad(format!("unreadable line {line:?}")));
+        };
+        match (key.trim(), value.trim()) {
+            ("engine", "sqlite") | ("format", "1") => {}
+            ("engine", other) => return Err(bad(format!("written by engine {other:?}, not sqlite"))),
+            ("format", other) => return Err(bad(format!("unknown format {other:?}"))),
+            ("shards", n) => match n.parse::<usize>() {
+                Ok(n) if n > 0 => shards = Some(n),
+                _ => return Err(bad(format!("bad shard count {n:?}"))),
+            },
+            _ => {}
+        }
+    }
+    shards.map(Some).ok_or_else(|| bad("no shard count".into()))
+}
+
+fn write_meta(dir: &Path, shards: usize) -> Result<(), StoreError> {
+    let path = dir.join(META_FILE);
+    let tmp = dir.join(format!("{META_FILE}.tmp"));
+    let text = format!(
+        "# gantry data dir: do not edit; the shard count decides where rows live.\n\
+         engine = sqlite\nformat = 1\nshards = {shards}\n"
+    );
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| StoreError::Io { path, source }
+    };
+    let mut file = fs::File::create(&tmp).map_err(io(&tmp))?;
+    file.write_all(text.as_bytes()).map_err(io(&tmp))?;
+    file.sync_all().map_err(io(&tmp))?;
+    fs::rename(&tmp, &path).map_err(io(&path))
+}
+
+/// The WHERE clause and parameters of a pass query.
+fn pass_filter(q: &PassQuery) -> Filter {
+    let mut clauses: Vec<&'static str> = Vec::new();
+    let mut params = Vec::new();
+    if let Some(k) = &q.checkpoint {
+        clauses.push("kkmc = ?");
+        params.push(Value::Text(k.clone()));
+    }
+    if let Some(plate) = &q.plate {
+        match plate.strip_suffix('*') {
+            Some(prefix) => {
+                if !prefix.is_empty() {
+                    clauses.push("hphm >= ?");
+                    params.push(Value::Text(prefix.to_owned()));
+                    if let Some(upper) = prefix_upper_bound(prefix) {
+                        clauses.push("hphm < ?");
+                        params.push(Value::Text(upper));
+                    }
+                }
+            }
+            None => {
+                clauses.push("hphm = ?");
+                params.push(Value::Text(plate.clone()));
+            }
+        }
+    }
+    if let Some(t) = &q.plate_type {
+        clauses.push("hpzl = ?");
+        params.push(Value::Text(t.clone()));
+    }
+    if let Some(p) = &q.province {
+        clauses.push("province = ?");
+        params.push(Value::Text(p.clone()));
+    }
+    if let Some(start) = q.start {
+        clauses.push("gcsj >= ?");
+        params.push(Value::Text(time_text(start)));
+    }
+    if let Some(end) = q.end {
+        clauses.push("gcsj <= ?");
+        params.push(Value::Text(time_text(end)));
+    }
+    let where_sql = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    Filter { where_sql, params }
+}
+
+impl Store for SqliteStore {
+    fn write(&mut self, batch: &Batch) -> Result<WriteSummary, StoreError> {
+        self.write_batch(batch)
+    }
+
+    fn upsert_checkpoints(&mut self, checkpoints: &CheckpointDirectory) -> Result<(), StoreError> {
+        self.writable()?;
+        let results = on_every_shard(&mut self.shards, |db| db.upsert_checkpoints(checkpoints.iter()));
+        results.into_iter().collect()
+    }
+
+    fn begin_bulk(&mut self) -> Result<(), StoreError> {
+        SqliteStore::begin_bulk(self)
+    }
+
+    fn end_bulk(&mut self) -> Result<(), StoreError> {
+        SqliteStore::end_bulk(self)
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.writable()?;
+        self.shards.iter().try_for_each(ShardDb::checkpoint_wal)
+    }
+
+    fn close(&mut self) -> Result<(), StoreError> {
+        self.close_inner()
+    }
+
+    fn query_passes(&self, query: &PassQuery) -> Result<Page<Pass>, StoreError> {
+        check_page(query.page, query.size)?;
+        let shards = self.live()?;
+        let filter = pass_filter(query);
+        let total = if query.is_unfiltered() {
+            self.count_passes()?
+        } else {
+            shards
+                .iter()
+                .map(|db| db.count_matching(&filter))
+                .sum::<Result<u64, _>>()?
+        };
+        let offset = (query.page - 1) * query.size;
+        let items = if query.size == 0 || offset >= total {
+            Vec::new()
+        } else if let [db] = shards {
+            db.pass_page(&filter, query.size, offset)?
+        } else {
+            // Keys first: the top page × size of each shard, merged; then the
+            // page's rows from their shards.
+            let depth = query.page * query.size;
+            let lists = shards
+                .iter()
+                .enumerate()
+                .map(|(i, db)| {
+                    let keys = db.pass_keys(&filter, depth)?;
+                    Ok(keys.into_iter().map(|(t, id)| (t, id, i)).collect())
+                })
+                .collect::<Result<Vec<Vec<_>>, StoreError>>()?;
+            let merged = merge_sorted(lists, usize::try_from(depth).unwrap_or(usize::MAX), |a, b| {
+                (&b.0, &b.1).cmp(&(&a.0, &a.1))
+            });
+            page_of(merged, query.page, query.size)
+                .into_iter()
+                .filter_map(|(_, id, i)| shards[i].pass_by_id(&id).transpose())
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        Ok(Page {
+            items,
+            total,
+            page: query.page,
+            size: query.size,
+        })
+    }
+
+    fn warnings(&self, query: &WarningQuery) -> Result<Page<Warning>, StoreError> {
+        check_page(query.page, query.size)?;
+        let shards = self.live()?;
+        let plate = query.plate.as_deref();
+        let total = shards
+            .iter()
+            .map(|db| db.warning_count(plate))
+            .sum::<Result<u64, _>>()?;
+        let depth = query.page * query.size;
+        let items = if query.size == 0 || (query.page - 1) * query.size >= total {
+            Vec::new()
+        } else {
+            let lists = shards
+                .iter()
+                .map(|db| db.warnings(plate, depth))
+                .collect::<Result<Vec<_>, _>>()?;
+            let merged = merge_sorted(lists, usize::try_from(depth).unwrap_or(usize::MAX), |a, b| {
+                b.second.time.cmp(&a.second.time).then_with(|| a.id.cmp(&b.id))
+            });
+            page_of(merged, query.page, query.size)
+        };
+        Ok(Page {
+            items,
+            total,
+            page: query.page,
+            size: query.size,
+        })
+    }
+
+    fn count_passes(&self) -> Result<u64, StoreError> {
+        Ok(self.shard_counts()?.iter().sum())
+    }
+
+    fn top_checkpoints(&self, limit: usize) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut top = sum_counts_of(self.live()?, ShardDb::checkpoint_counts)?;
+        top.truncate(limit);
+        Ok(top)
+    }
+
+    fn flow_by_hour(&self, date: NaiveDate, checkpoint: Option<&str>) -> Result<[u64; 24], StoreError> {
+        let day = date_text(date);
+        let next = date.succ_opt().map(date_text).unwrap_or_else(|| "9999-99-99".into());
+        let mut hours = [0u64; 24];
+        for db in self.live()? {
+            for (hour, n) in db.hours(&day, &next, checkpoint)? {
+                if let Some(slot) = usize::try_from(hour).ok().and_then(|h| hours.get_mut(h)) {
+                    *slot += n;
+                }
+            }
+        }
+        Ok(hours)
+    }
+
+    fn provinces(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        sum_counts_of(self.live()?, ShardDb::province_counts)
+    }
+
+    fn vehicle_types(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        sum_counts_of(self.live()?, ShardDb::vehicle_type_counts)
+    }
+
+    fn passes_per_minute(&self, range: Range<NaiveDateTime>) -> Result<Vec<(NaiveDateTime, u64)>, StoreError> {
+        let (start, end) = (time_text(range.start), time_text(range.end));
+        let mut minutes = std::collections::BTreeMap::new();
+        for db in self.live()? {
+            for (minute, n) in db.minutes(&start, &end)? {
+                *minutes.entry(minute).or_insert(0) += n;
+            }
+        }
+        Ok(minutes.into_iter().collect())
+    }
+
+    fn rejected_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        sum_counts_of(self.live()?, ShardDb::rejected_counts)
+    }
+
+    fn rejected(&self, page: u64, size: u64) -> Result<Page<RejectedRow>, StoreError> {
+        check_page(page, size)?;
+        let shards = self.live()?;
+        let db = &shards[0];
+        Ok(Page {
+            items: db.rejected_rows(size, (page - 1) * size)?,
+            total: db.rejected_total()?,
+            page,
+            size,
+        })
+    }
+
+    fn checkpoints(&self) -> Result<CheckpointDirectory, StoreError> {
+        let mut dir = CheckpointDirectory::new();
+        for c in self.live()?[0].checkpoints()? {
+            dir.upsert(c);
+        }
+        Ok(dir)
+    }
+
+    fn recent_passes(&self, since: NaiveDateTime) -> Result<Vec<Pass>, StoreError> {
+        let lists = self
+            .live()?
+            .iter()
+            .map(|db| db.passes_since(since))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(merge_sorted(lists, usize::MAX, |a, b| {
+            (a.time, &a.id).cmp(&(b.time, &b.id))
+        }))
+    }
+
+    fn shard_counts(&self) -> Result<Vec<u64>, StoreError> {
+        self.live()?.iter().map(ShardDb::pass_count).collect()
+    }
+}
+
+fn sum_counts_of(
+    shards: &[ShardDb],
+    f: impl Fn(&ShardDb) -> Result<Vec<(String, u64)>, StoreError>,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut all = Vec::new();
+    for db in shards {
+        all.extend(f(db)?);
+    }
+    Ok(sum_counts(all))
+}

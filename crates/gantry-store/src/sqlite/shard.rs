@@ -1,0 +1,658 @@
+//! One shard: one SQLite file and one connection.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDateTime;
+use gantry_core::geo::GeoPoint;
+use gantry_core::rollup::RollupDelta;
+use gantry_core::{Checkpoint, Pass, Rejection, Rule, Sighting, Warning};
+use rusqlite::types::Value;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+
+use super::codec::{parse_time, time_text, write_time};
+use super::SqliteOptions;
+use crate::{RejectedRow, StoreError, WriteSummary};
+
+/// The DDL, run on every read-write open (every statement is idempotent).
+pub(crate) const SCHEMA: &str = include_str!("schema.sql");
+
+/// The secondary indexes of `passes` that bulk mode drops.
+pub const BULK_INDEXES: [&str; 3] = [
+    "idx_passes_gcsj",
+    "idx_passes_hphm",
+    "idx_passes_kkmc_gcsj",
+];
+
+const PASS_COLUMNS: &str = "gcxh, xzqhmc, kkmc, fxlx, gcsj, hpzl, hphm, clppxh";
+
+const INSERT_PASS: &str = "INSERT INTO passes (gcxh, xzqhmc, kkmc, fxlx, gcsj, hpzl, hphm, clppxh, \
+     province, is_weekend, is_peak_hour, vehicle_type_name) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (gcxh) DO NOTHING";
+
+const INSERT_WARNING: &str = "INSERT INTO warnings (id, hphm, hpzl, first_gcxh, first_kkmc, \
+     first_gcsj, second_gcxh, second_kkmc, second_gcsj, distance_km, interval_s, speed_kmh, rule, \
+     detected_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+     ON CONFLICT (id) DO NOTHING";
+
+const WARNING_COLUMNS: &str = "id, hphm, hpzl, first_gcxh, first_kkmc, first_gcsj, second_gcxh, \
+     second_kkmc, second_gcsj, distance_km, interval_s, speed_kmh, rule, detected_at";
+
+const INSERT_REJECTED: &str = "INSERT INTO rejected (source, line, reason_kind, reason, raw) \
+     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (source, line, reason_kind, raw) DO NOTHING";
+
+const UPSERT_MINUTE: &str = "INSERT INTO rollup_minute (minute, kkmc, n) VALUES (?1, ?2, ?3) \
+     ON CONFLICT (minute, kkmc) DO UPDATE SET n = n + excluded.n";
+const UPSERT_CHECKPOINT_COUNT: &str = "INSERT INTO rollup_checkpoint (kkmc, n) VALUES (?1, ?2) \
+     ON CONFLICT (kkmc) DO UPDATE SET n = n + excluded.n";
+const UPSERT_PROVINCE: &str = "INSERT INTO rollup_province (province, n) VALUES (?1, ?2) \
+     ON CONFLICT (province) DO UPDATE SET n = n + excluded.n";
+const UPSERT_VEHICLE_TYPE: &str = "INSERT INTO rollup_vehicle_type (vehicle_type_name, n) \
+     VALUES (?1, ?2) ON CONFLICT (vehicle_type_name) DO UPDATE SET n = n + excluded.n";
+const UPSERT_HOUR: &str = "INSERT INTO rollup_hour (day, hour, n) VALUES (?1, ?2, ?3) \
+     ON CONFLICT (day, hour) DO UPDATE SET n = n + excluded.n";
+
+const UPSERT_CHECKPOINT: &str = "INSERT INTO checkpoints (kkmc, kkbh, lon, lat) \
+     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (kkmc) DO UPDATE SET \
+     kkbh = excluded.kkbh, lon = excluded.lon, lat = excluded.lat";
+
+/// Attaches the shard file's path to SQLite errors.
+pub(crate) trait AtPath<T> {
+    fn at(self, path: &Path) -> Result<T, StoreError>;
+}
+
+impl<T> AtPath<T> for rusqlite::Result<T> {
+    fn at(self, path: &Path) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Sqlite {
+            path: path.to_owned(),
+            source,
+        })
+    }
+}
+
+/// What one shard stores of a batch.
+#[derive(Default)]
+pub(crate) struct ShardWork<'a> {
+    pub passes: Vec<&'a Pass>,
+    pub warnings: Vec<&'a Warning>,
+    pub rejected: &'a [Rejection],
+}
+
+impl ShardWork<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.passes.is_empty() && self.warnings.is_empty() && self.rejected.is_empty()
+    }
+}
+
+/// A pass filter as SQL: a WHERE clause of fixed text with `?` placeholders,
+/// and the values to bind. User data only ever travels in `params`.
+#[derive(Debug, Clone)]
+pub(crate) struct Filter {
+    pub where_sql: String,
+    pub params: Vec<Value>,
+}
+
+pub(crate) struct ShardDb {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl ShardDb {
+    /// Opens (creating if needed) a shard for writing and brings its schema
+    /// up to date, recreating any missing index.
+    pub fn open_rw(
+        path: PathBuf,
+        index: usize,
+        count: usize,
+        options: &SqliteOptions,
+    ) -> Result<Self, StoreError> {
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .at(&path)?;
+        let db = ShardDb { conn, path };
+        db.configure(options, false)?;
+        db.conn.execute_batch(SCHEMA).at(&db.path)?;
+        db.check_identity(index, count)?;
+        Ok(db)
+    }
+
+    /// Opens an existing shard for reading only; its schema is left alone.
+    pub fn open_ro(
+        path: PathBuf,
+        index: usize,
+        count: usize,
+        options: &SqliteOptions,
+    ) -> Result<Self, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::BadMetadata {
+                message: "shard file is missing".into(),
+                path,
+            });
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .at(&path)?;
+        let db = ShardDb { conn, path };
+        db.configure(options, true)?;
+        db.check_identity(index, count)?;
+        Ok(db)
+    }
+
+    fn configure(&self, options: &SqliteOptions, read_only: bool) -> Result<(), StoreError> {
+        let c = &self.conn;
+        let p = &self.path;
+        c.busy_timeout(options.busy_timeout).at(p)?;
+        if !read_only {
+            let mode: String = c
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                .at(p)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::BadMetadata {
+                    path: p.clone(),
+                    message: format!("cannot switch to WAL journaling (got {mode})"),
+                });
+            }
+            c.pragma_update(None, "synchronous", "NORMAL").at(p)?;
+            c.pragma_update(None, "wal_autocheckpoint", options.wal_autocheckpoint_pages)
+                .at(p)?;
+        } else {
+            c.pragma_update(None, "query_only", true).at(p)?;
+        }
+        // A negative cache_size is in KiB.
+        c.pragma_update(None, "cache_size", -(i64::from(options.cache_mib) * 1024))
+            .at(p)?;
+        // Sorts and index builds spill to temporary files instead of RAM, which
+        // keeps the memory of large index builds bounded by cache_size.
+        c.pragma_update(None, "temp_store", "FILE").at(p)?;
+        c.pragma_update(None, "mmap_size", i64::from(options.mmap_mib) * 1024 * 1024)
+            .at(p)?;
+        c.set_prepared_statement_cache_capacity(64);
+        Ok(())
+    }
+
+    /// Records, or checks, which shard of how many this file is.
+    fn check_identity(&self, index: usize, count: usize) -> Result<(), StoreError> {
+        let get = |key: &str| -> Result<Option<String>, StoreError> {
+            self.conn
+                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+                .at(&self.path)
+        };
+        let stored = match (get("shard_index"), get("shard_count")) {
+            (Ok(i), Ok(c)) => i.zip(c),
+            // A read-only open of a file the writer has not set up yet.
+            (Err(e), _) | (_, Err(e)) => return Err(e),
+        };
+        match stored {
+            Some((i, c)) => {
+                if i != index.to_string() || c != count.to_string() {
+                    return Err(StoreError::BadMetadata {
+                        path: self.path.clone(),
+                        message: format!(
+                            "this file is shard {i} of {c}, expected shard {index} of {count}"
+                        ),
+                    });
+                }
+            }
+            None => {
+                let mut stmt = self
+                    .conn
+                    .prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")
+                    .at(&self.path)?;
+                stmt.execute(["format", "1"]).at(&self.path)?;
+                stmt.execute(["shard_index", &index.to_string()]).at(&self.path)?;
+                stmt.execute(["shard_count", &count.to_string()]).at(&self.path)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores this shard's part of a batch in one transaction.
+    pub fn write(&mut self, work: &ShardWork<'_>) -> Result<WriteSummary, StoreError> {
+        let mut summary = WriteSummary::default();
+        if work.is_empty() {
+            return Ok(summary);
+        }
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .at(path)?;
+        let mut delta = RollupDelta::new();
+        if !work.passes.is_empty() {
+            let mut stmt = tx.prepare_cached(INSERT_PASS).at(path)?;
+            let mut gcsj = String::with_capacity(19);
+            for pass in &work.passes {
+                let derived = pass.derived();
+                write_time(pass.time, &mut gcsj);
+                stmt.raw_bind_parameter(1, pass.id.as_str()).at(path)?;
+                stmt.raw_bind_parameter(2, pass.district.as_str()).at(path)?;
+                stmt.raw_bind_parameter(3, pass.checkpoint.as_str()).at(path)?;
+                stmt.raw_bind_parameter(4, pass.direction.as_str()).at(path)?;
+                stmt.raw_bind_parameter(5, gcsj.as_str()).at(path)?;
+                stmt.raw_bind_parameter(6, pass.plate_type.as_str()).at(path)?;
+                stmt.raw_bind_parameter(7, pass.plate.as_str()).at(path)?;
+                stmt.raw_bind_parameter(8, pass.brand.as_str()).at(path)?;
+                stmt.raw_bind_parameter(9, derived.province).at(path)?;
+                stmt.raw_bind_parameter(10, derived.is_weekend).at(path)?;
+                stmt.raw_bind_parameter(11, derived.is_peak_hour).at(path)?;
+                stmt.raw_bind_parameter(12, derived.vehicle_type).at(path)?;
+                if stmt.raw_execute().at(path)? > 0 {
+                    summary.inserted += 1;
+                    delta.add_counts(
+                        &pass.checkpoint,
+                        pass.time,
+                        derived.province,
+                        derived.vehicle_type,
+                        1,
+                    );
+                } else {
+                    summary.duplicates += 1;
+                }
+            }
+        }
+        if !delta.is_empty() {
+            add_rollups(&tx, &delta, path)?;
+        }
+        if !work.warnings.is_empty() {
+            let mut stmt = tx.prepare_cached(INSERT_WARNING).at(path)?;
+            for w in &work.warnings {
+                let n = stmt
+                    .execute(params![
+                        w.id,
+                        w.plate,
+                        w.plate_type,
+                        w.first.pass_id,
+                        w.first.checkpoint,
+                        time_text(w.first.time),
+                        w.second.pass_id,
+                        w.second.checkpoint,
+                        time_text(w.second.time),
+                        w.distance_km,
+                        w.interval_s,
+                        w.speed_kmh,
+                        w.rule.as_str(),
+                        time_text(w.detected_at),
+                    ])
+                    .at(path)?;
+                summary.warnings_inserted += n as u64;
+            }
+        }
+        if !work.rejected.is_empty() {
+            let mut stmt = tx.prepare_cached(INSERT_REJECTED).at(path)?;
+            for r in work.rejected {
+                let line = i64::try_from(r.line).unwrap_or(i64::MAX);
+                let n = stmt
+                    .execute(params![r.source, line, r.reason.kind(), r.reason.to_string(), r.raw])
+                    .at(path)?;
+                summary.rejected += n as u64;
+            }
+        }
+        tx.commit().at(path)?;
+        Ok(summary)
+    }
+
+    pub fn upsert_checkpoints<'a>(
+        &mut self,
+        checkpoints: impl Iterator<Item = &'a Checkpoint>,
+    ) -> Result<(), StoreError> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .at(path)?;
+        {
+            let mut stmt = tx.prepare_cached(UPSERT_CHECKPOINT).at(path)?;
+            for c in checkpoints {
+                let (lon, lat) = match c.location {
+                    Some(p) => (Some(p.lon), Some(p.lat)),
+                    None => (None, None),
+                };
+                stmt.execute(params![c.name, c.code, lon, lat]).at(path)?;
+            }
+        }
+        tx.commit().at(path)
+    }
+
+    /// Drops the secondary indexes of `passes`.
+    pub fn drop_bulk_indexes(&self) -> Result<(), StoreError> {
+        for name in BULK_INDEXES {
+            // Index names are fixed identifiers, not user data.
+            self.conn
+                .execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
+                .at(&self.path)?;
+        }
+        Ok(())
+    }
+
+    /// Creates every missing index (the schema is idempotent).
+    pub fn ensure_schema(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch(SCHEMA).at(&self.path)
+    }
+
+    pub fn checkpoint_wal(&self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .at(&self.path)
+    }
+
+    /// Cheap statistics upkeep before closing, so the planner picks indexes well.
+    pub fn optimize(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize;")
+            .at(&self.path)
+    }
+
+    /// Names of this shard's indexes, for tests and diagnostics.
+    pub fn index_names(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
+            .at(&self.path)?;
+        let rows = stmt.query_map([], |r| r.get(0)).at(&self.path)?;
+        rows.collect::<rusqlite::Result<Vec<String>>>().at(&self.path)
+    }
+
+    // ---- queries ----
+
+    fn query_values<T>(
+        &self,
+        sql: &str,
+        params: &[Value],
+        map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).at(&self.path)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(params.iter()), map)
+            .at(&self.path)?;
+        rows.collect::<rusqlite::Result<Vec<T>>>().at(&self.path)
+    }
+
+    fn query_u64(&self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).at(&self.path)?;
+        let n: i64 = stmt
+            .query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))
+            .at(&self.path)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn corrupt(&self, message: String) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            message,
+        }
+    }
+
+    fn time(&self, text: &str) -> Result<NaiveDateTime, StoreError> {
+        parse_time(text).ok_or_else(|| self.corrupt(format!("time {text:?}")))
+    }
+
+    fn counts(&self, sql: &str, params: &[Value]) -> Result<Vec<(String, u64)>, StoreError> {
+        self.query_values(sql, params, |r| {
+            Ok((r.get::<_, String>(0)?, u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0)))
+        })
+    }
+
+    /// Passes stored on this shard.
+    pub fn pass_count(&self) -> Result<u64, StoreError> {
+        self.query_u64("SELECT coalesce(sum(n), 0) FROM rollup_checkpoint", &[])
+    }
+
+    pub fn count_matching(&self, filter: &Filter) -> Result<u64, StoreError> {
+        let sql = format!("SELECT count(*) FROM passes{}", filter.where_sql);
+        self.query_u64(&sql, &filter.params)
+    }
+
+    /// (gcsj, gcxh) of the first `limit` matching passes, newest first.
+    pub fn pass_keys(&self, filter: &Filter, limit: u64) -> Result<Vec<(String, String)>, StoreError> {
+        let sql = format!(
+            "SELECT gcsj, gcxh FROM passes{} ORDER BY gcsj DESC, gcxh DESC LIMIT ?",
+            filter.where_sql
+        );
+        let mut params = filter.params.clone();
+        params.push(Value::Integer(clamp_i64(limit)));
+        self.query_values(&sql, &params, |r| Ok((r.get(0)?, r.get(1)?)))
+    }
+
+    /// Matching passes newest first, `limit` from `offset`.
+    pub fn pass_page(&self, filter: &Filter, limit: u64, offset: u64) -> Result<Vec<Pass>, StoreError> {
+        let sql = format!(
+            "SELECT {PASS_COLUMNS} FROM passes{} ORDER BY gcsj DESC, gcxh DESC LIMIT ? OFFSET ?",
+            filter.where_sql
+        );
+        let mut params = filter.params.clone();
+        params.push(Value::Integer(clamp_i64(limit)));
+        params.push(Value::Integer(clamp_i64(offset)));
+        self.passes(&sql, &params)
+    }
+
+    pub fn pass_by_id(&self, id: &str) -> Result<Option<Pass>, StoreError> {
+        let sql = format!("SELECT {PASS_COLUMNS} FROM passes WHERE gcxh = ?");
+        Ok(self.passes(&sql, &[Value::Text(id.to_owned())])?.pop())
+    }
+
+    /// Passes at or after `since`, oldest first.
+    pub fn passes_since(&self, since: NaiveDateTime) -> Result<Vec<Pass>, StoreError> {
+        let sql = format!("SELECT {PASS_COLUMNS} FROM passes WHERE gcsj >= ? ORDER BY gcsj, gcxh");
+        self.passes(&sql, &[Value::Text(time_text(since))])
+    }
+
+    fn passes(&self, sql: &str, params: &[Value]) -> Result<Vec<Pass>, StoreError> {
+        let rows = self.query_values(sql, params, |r| {
+            Ok((
+                Pass {
+                    id: r.get(0)?,
+                    district: r.get(1)?,
+                    checkpoint: r.get(2)?,
+                    direction: r.get(3)?,
+                    time: NaiveDateTime::default(),
+                    plate_type: r.get(5)?,
+                    plate: r.get(6)?,
+                    brand: r.get(7)?,
+                },
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        rows.into_iter()
+            .map(|(mut pass, gcsj)| {
+                pass.time = self.time(&gcsj)?;
+                Ok(pass)
+            })
+            .collect()
+    }
+
+    pub fn warning_count(&self, plate: Option<&str>) -> Result<u64, StoreError> {
+        match plate {
+            Some(p) => self.query_u64(
+                "SELECT count(*) FROM warnings WHERE hphm = ?",
+                &[Value::Text(p.to_owned())],
+            ),
+            None => self.query_u64("SELECT count(*) FROM warnings", &[]),
+        }
+    }
+
+    /// The first `limit` warnings by second sighting time desc, then id.
+    pub fn warnings(&self, plate: Option<&str>, limit: u64) -> Result<Vec<Warning>, StoreError> {
+        let order = "ORDER BY second_gcsj DESC, id LIMIT ?";
+        let (sql, params) = match plate {
+            Some(p) => (
+                format!("SELECT {WARNING_COLUMNS} FROM warnings WHERE hphm = ? {order}"),
+                vec![Value::Text(p.to_owned()), Value::Integer(clamp_i64(limit))],
+            ),
+            None => (
+                format!("SELECT {WARNING_COLUMNS} FROM warnings {order}"),
+                vec![Value::Integer(clamp_i64(limit))],
+            ),
+        };
+        let rows: Vec<(Warning, [String; 3], String)> = self.query_values(&sql, &params, |r| {
+            let sighting = |id: usize, kkmc: usize| -> rusqlite::Result<Sighting> {
+                Ok(Sighting {
+                    pass_id: r.get(id)?,
+                    checkpoint: r.get(kkmc)?,
+                    time: NaiveDateTime::default(),
+                })
+            };
+            let warning = Warning {
+                id: r.get(0)?,
+                plate: r.get(1)?,
+                plate_type: r.get(2)?,
+                first: sighting(3, 4)?,
+                second: sighting(6, 7)?,
+                distance_km: r.get(9)?,
+                interval_s: r.get(10)?,
+                speed_kmh: r.get(11)?,
+                rule: Rule::Speed,
+                detected_at: NaiveDateTime::default(),
+            };
+            Ok((warning, [r.get(5)?, r.get(8)?, r.get(13)?], r.get(12)?))
+        })?;
+        rows.into_iter()
+            .map(|(mut w, [first, second, detected], rule)| {
+                w.first.time = self.time(&first)?;
+                w.second.time = self.time(&second)?;
+                w.detected_at = self.time(&detected)?;
+                w.rule = Rule::parse(&rule).ok_or_else(|| self.corrupt(format!("rule {rule:?}")))?;
+                Ok(w)
+            })
+            .collect()
+    }
+
+    pub fn checkpoint_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.counts("SELECT kkmc, n FROM rollup_checkpoint", &[])
+    }
+
+    pub fn province_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.counts("SELECT province, n FROM rollup_province", &[])
+    }
+
+    pub fn vehicle_type_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.counts("SELECT vehicle_type_name, n FROM rollup_vehicle_type", &[])
+    }
+
+    /// (hour, count) on the day `day` ('YYYY-MM-DD'), at one checkpoint or all.
+    pub fn hours(&self, day: &str, next_day: &str, checkpoint: Option<&str>) -> Result<Vec<(u64, u64)>, StoreError> {
+        let map = |r: &Row<'_>| -> rusqlite::Result<(u64, u64)> {
+            Ok((
+                u64::try_from(r.get::<_, i64>(0)?).unwrap_or(u64::MAX),
+                u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+            ))
+        };
+        match checkpoint {
+            None => self.query_values(
+                "SELECT hour, n FROM rollup_hour WHERE day = ?",
+                &[Value::Text(day.to_owned())],
+                map,
+            ),
+            Some(k) => self.query_values(
+                "SELECT CAST(substr(minute, 12, 2) AS INTEGER) AS hour, sum(n) FROM rollup_minute \
+                 WHERE kkmc = ?1 AND minute >= ?2 AND minute < ?3 GROUP BY hour",
+                &[
+                    Value::Text(k.to_owned()),
+                    Value::Text(format!("{day} 00:00:00")),
+                    Value::Text(format!("{next_day} 00:00:00")),
+                ],
+                map,
+            ),
+        }
+    }
+
+    /// (minute, count) for minutes in [start, end) given as GCSJ text.
+    pub fn minutes(&self, start: &str, end: &str) -> Result<Vec<(NaiveDateTime, u64)>, StoreError> {
+        let rows = self.counts(
+            "SELECT minute, sum(n) FROM rollup_minute WHERE minute >= ?1 AND minute < ?2 GROUP BY minute",
+            &[Value::Text(start.to_owned()), Value::Text(end.to_owned())],
+        )?;
+        rows.into_iter()
+            .map(|(minute, n)| Ok((self.time(&minute)?, n)))
+            .collect()
+    }
+
+    pub fn rejected_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.counts("SELECT reason_kind, count(*) FROM rejected GROUP BY reason_kind", &[])
+    }
+
+    pub fn rejected_total(&self) -> Result<u64, StoreError> {
+        self.query_u64("SELECT count(*) FROM rejected", &[])
+    }
+
+    pub fn rejected_rows(&self, limit: u64, offset: u64) -> Result<Vec<RejectedRow>, StoreError> {
+        self.query_values(
+            "SELECT id, source, line, reason_kind, reason, raw FROM rejected ORDER BY id LIMIT ?1 OFFSET ?2",
+            &[Value::Integer(clamp_i64(limit)), Value::Integer(clamp_i64(offset))],
+            |r| {
+                Ok(RejectedRow {
+                    id: r.get(0)?,
+                    source: r.get(1)?,
+                    line: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                    kind: r.get(3)?,
+                    reason: r.get(4)?,
+                    raw: r.get(5)?,
+                })
+            },
+        )
+    }
+
+    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        self.query_values(
+            "SELECT kkmc, kkbh, lon, lat FROM checkpoints ORDER BY kkmc",
+            &[],
+            |r| {
+                let lon: Option<f64> = r.get(2)?;
+                let lat: Option<f64> = r.get(3)?;
+                Ok(Checkpoint {
+                    name: r.get(0)?,
+                    code: r.get(1)?,
+                    location: lon.zip(lat).map(|(lon, lat)| GeoPoint { lon, lat }),
+                })
+            },
+        )
+    }
+}
+
+fn clamp_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Adds a delta to the rollup tables inside the caller's transaction.
+fn add_rollups(tx: &rusqlite::Transaction<'_>, delta: &RollupDelta, path: &Path) -> Result<(), StoreError> {
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    {
+        let mut stmt = tx.prepare_cached(UPSERT_MINUTE).at(path)?;
+        let mut minute = String::with_capacity(19);
+        for (checkpoint, at, count) in delta.per_checkpoint_minute() {
+            write_time(at, &mut minute);
+            stmt.execute(params![minute, checkpoint, n(count)]).at(path)?;
+        }
+    }
+    {
+        let mut stmt = tx.prepare_cached(UPSERT_CHECKPOINT_COUNT).at(path)?;
+        for (checkpoint, count) in delta.per_checkpoint() {
+            stmt.execute(params![checkpoint, n(count)]).at(path)?;
+        }
+    }
+    {
+        let mut stmt = tx.prepare_cached(UPSERT_PROVINCE).at(path)?;
+        for (province, count) in delta.per_province() {
+            stmt.execute(params![province, n(count)]).at(path)?;
+        }
+    }
+    {
+        let mut stmt = tx.prepare_cached(UPSERT_VEHICLE_TYPE).at(path)?;
+        for (vehicle_type, count) in delta.per_vehicle_type() {
+            stmt.execute(params![vehicle_type, n(count)]).at(path)?;
+        }
+    }
+    {
+        let mut stmt = tx.prepare_cached(UPSERT_HOUR).at(path)?;
+        for (date, hour, count) in delta.per_hour() {
+            stmt.execute(params![super::codec::date_text(date), hour, n(count)])
+                .at(path)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "gantry", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import pass files (format (a) lines, headed CSV/TSV in UTF-8 or GBK, ETC records) into the store.
+    Import(ImportArgs),
+    /// Print every cloned-plate warning in the store.
+    Warnings(WarningsArgs),
+    /// Generate simulated checkpoint traffic as format (a) lines.
+    Simulate(SimulateArgs),
+    /// Stream files or stdin through the detector and print warnings as JSON lines; stores nothing.
+    Detect(DetectArgs),
+    /// Print the shard MyCat's PartitionByMurmurHash picks for each checkpoint name.
+    ShardOf(ShardOfArgs),
+    /// Run simulator → pipeline → store continuously, printing live counts until Ctrl-C.
+    Demo(DemoArgs),
+}
+
+/// Where the embedded store lives.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Data directory of the embedded store (one SQLite file per shard).
+    #[arg(long, default_value = "gantry-data")]
+    pub data_dir: PathBuf,
+    /// Number of shards, fixed when the data directory is created.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub shards: u16,
+}
+
+/// Cloned-plate detector settings.
+#[derive(Debug, Args, Clone)]
+pub struct DetectorArgs {
+    /// Checkpoints CSV with header kkmc,kkbh,lon,lat (more columns allowed).
+    #[arg(long)]
+    pub checkpoints: Option<PathBuf>,
+    /// Straight-line speed above which two sightings are impossible, km/h.
+    #[arg(long, default_value_t = 200.0)]
+    pub speed_limit: f64,
+    /// Fallback window when a checkpoint has no coordinates, seconds.
+    #[arg(long, default_value_t = 300)]
+    pub window: i64,
+    /// How late a record may arrive and still be ordered, seconds.
+    #[arg(long, default_value_t = 300)]
+    pub lateness: i64,
+    /// How long a plate's last sighting is kept, seconds.
+    #[arg(long, default_value_t = 6 * 3600)]
+    pub horizon: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub detector: DetectorArgs,
+    /// Files to import ("-" for stdin).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum WarningFormat {
+    Jsonl,
+    Table,
+}
+
+#[derive(Debug, Args)]
+pub struct WarningsArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: WarningFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Stop after this many records (default: run until Ctrl-C).
+    #[arg(long)]
+    pub records: Option<u64>,
+    /// Records per second in real time; the fleet is sized for it.
+    #[arg(long, default_value_t = 50.0)]
+    pub rate: f64,
+    /// Write as fast as possible instead of in real time (needs --records).
+    #[arg(long)]
+    pub fast: bool,
+    /// Vehicles in the fleet (default: sized for --rate).
+    #[arg(long)]
+    pub vehicles: Option<usize>,
+    /// Seed: the same options and seed give the same output.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Cloned plates to inject (each driven by two vehicles far apart).
+    #[arg(long, default_value_t = 5)]
+    pub clones: usize,
+    /// Share of records with placeholder or unreadable plates.
+    #[arg(long, default_value_t = 0.01)]
+    pub placeholders: f64,
+    /// Some records arrive up to this many seconds late.
+    #[arg(long, default_value_t = 0)]
+    pub max_delay: u32,
+    /// Share of records written twice.
+    #[arg(long, default_value_t = 0.0)]
+    pub duplicates: f64,
+    /// Event time of the first record, "YYYY-MM-DD HH:MM:SS" (default: now in real time, 2023-12-01 00:00:00 with --fast).
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Output file (default: stdout).
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// Write the ground truth (cloned plates, CSV hphm,hpzl) here.
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    /// Write the network's checkpoints CSV (kkmc,kkbh,lon,lat) here.
+    #[arg(long)]
+    pub checkpoints_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    #[command(flatten)]
+    pub detector: DetectorArgs,
+    /// Files to read ("-" or none for stdin).
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShardOfArgs {
+    /// Number of shards (MyCat data nodes).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub shards: u16,
+    /// Checkpoint names (KKMC).
+    #[arg(required = true)]
+    pub kkmc: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Data directory (default: a new temporary directory).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Number of shards.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub shards: u16,
+    /// Simulated records per second.
+    #[arg(long, default_value_t = 50.0)]
+    pub rate: f64,
+    /// Cloned plates the simulator injects.
+    #[arg(long, default_value_t = 5)]
+    pub clones: usize,
+    /// Seed of the simulator.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    pub seconds: Option<u64>,
+}

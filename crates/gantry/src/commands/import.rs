@@ -1,0 +1,85 @@
+//! `gantry import`: files into the embedded store through the pipeline.
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use anyhow::Context;
+use gantry_core::formats::InputParser;
+use gantry_core::Detector;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::ImportArgs;
+use crate::pipeline::{Pipeline, Summary, BATCH};
+use crate::sources::file;
+
+pub fn run(args: ImportArgs) -> anyhow::Result<()> {
+    let config = super::detector_config(&args.detector)?;
+    for path in &args.files {
+        if path.as_os_str() != "-" && !path.is_file() {
+            anyhow::bail!("{} is not a readable file", path.display());
+        }
+    }
+    let mut store = super::open_store(&args.store)?;
+    let mut checkpoints = store
+        .checkpoints()
+        .context("cannot read stored checkpoints")?;
+    if let Some(path) = &args.detector.checkpoints {
+        for checkpoint in super::load_checkpoints(path)?.iter() {
+            checkpoints.upsert(checkpoint.clone());
+        }
+        store
+            .upsert_checkpoints(&checkpoints)
+            .context("cannot store checkpoints")?;
+    }
+    let total_bytes: u64 = args.files.iter().filter_map(|p| file::size_of(p)).sum();
+    let progress = progress_bar(total_bytes);
+    let started = Instant::now();
+    let mut pipeline = Pipeline::new(Detector::new(config, checkpoints), store, BATCH);
+    for path in &args.files {
+        let input = file::open(path)?;
+        let mut parser = InputParser::new(file::source_name(path));
+        file::feed_all(input, &mut parser, &mut pipeline, |n| progress.inc(n))
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        pipeline.checkpoint()?;
+    }
+    let (summary, mut store) = pipeline.finish()?;
+    store.close().context("cannot close the store")?;
+    progress.finish_and_clear();
+    print_summary(&summary, started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn progress_bar(total_bytes: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total_bytes);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn print_summary(summary: &Summary, seconds: f64) {
+    let w = &summary.written;
+    let records = w.inserted + w.duplicates;
+    let rejected: u64 = summary.rejected.values().sum();
+    println!("accepted    {}", w.inserted);
+    println!("duplicates  {}", w.duplicates);
+    println!("rejected    {rejected}");
+    for (kind, n) in &summary.rejected {
+        println!("  {kind:<12}{n}");
+    }
+    println!("warnings    {} new", w.warnings_inserted);
+    let d = &summary.detector;
+    println!(
+        "untracked   {} (placeholder or unreadable plates)",
+        d.untracked
+    );
+    println!("late        {} (beyond the lateness, not compared)", d.late);
+    println!(
+        "records/s   {:.0} ({records} records in {seconds:.2} s)",
+        records as f64 / seconds.max(1e-9)
+    );
+}

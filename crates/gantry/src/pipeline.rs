@@ -1,0 +1,125 @@
+//! The embedded pipeline: parsed passes → detector → batches → store.
+//!
+//! Sources push passes and rejections in (it is a [`ParseSink`]); the
+//! detector sees every pass in arrival order; passes, the warnings they
+//! raise and rejected rows travel together in one batch, so a batch is
+//! stored whole or not at all.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use gantry_core::formats::ParseSink;
+use gantry_core::{Detector, DetectorStats, PassRef, Rejection};
+use gantry_store::{Batch, Store, WriteSummary};
+
+use crate::clock::china_now;
+use crate::sinks::store::StoreWriter;
+
+/// Passes per batch: large enough for fast bulk writes, small enough to
+/// keep memory and latency low.
+pub const BATCH: usize = 16_384;
+
+pub struct Pipeline {
+    detector: Detector,
+    batch: Batch,
+    batch_size: usize,
+    writer: StoreWriter,
+    now: NaiveDateTime,
+    rejected: BTreeMap<&'static str, u64>,
+    error: Option<anyhow::Error>,
+}
+
+/// What a pipeline run did.
+#[derive(Debug)]
+pub struct Summary {
+    pub written: WriteSummary,
+    pub detector: DetectorStats,
+    /// Rejected rows by kind.
+    pub rejected: BTreeMap<&'static str, u64>,
+}
+
+impl Pipeline {
+    pub fn new(detector: Detector, store: Box<dyn Store>, batch_size: usize) -> Self {
+        Pipeline {
+            detector,
+            batch: Batch::default(),
+            batch_size,
+            writer: StoreWriter::spawn(store),
+            now: china_now(),
+            rejected: BTreeMap::new(),
+            error: None,
+        }
+    }
+
+    /// Refreshes the processing time stamped on warnings and returns the
+    /// first store error met since the last call. Sources call it between
+    /// chunks.
+    pub fn checkpoint(&mut self) -> anyhow::Result<()> {
+        self.now = china_now();
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends what is batched so far, for sources that trickle (real time).
+    pub fn tick(&mut self) -> anyhow::Result<()> {
+        self.send();
+        self.checkpoint()
+    }
+
+    pub fn written(&self) -> WriteSummary {
+        self.writer.written()
+    }
+
+    pub fn detector_stats(&self) -> DetectorStats {
+        self.detector.stats()
+    }
+
+    /// Releases the detector's buffer, writes everything and waits for it.
+    pub fn finish(mut self) -> anyhow::Result<(Summary, Box<dyn Store>)> {
+        self.now = china_now();
+        self.detector.flush(self.now, &mut self.batch.warnings);
+        self.tick()?;
+        let detector = self.detector.stats();
+        let (written, store) = self.writer.finish()?;
+        Ok((
+            Summary {
+                written,
+                detector,
+                rejected: self.rejected,
+            },
+            store,
+        ))
+    }
+
+    fn send(&mut self) {
+        if self.batch.is_empty() || self.error.is_some() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.batch.passes.reserve(self.batch_size);
+        if let Err(e) = self.writer.send(batch) {
+            self.error = Some(e);
+        }
+    }
+}
+
+impl ParseSink for Pipeline {
+    fn pass(&mut self, pass: PassRef<'_>) {
+        if self.error.is_some() {
+            return;
+        }
+        self.detector
+            .observe(&pass, self.now, &mut self.batch.warnings);
+        self.batch.passes.push(pass.to_pass());
+        if self.batch.passes.len() >= self.batch_size {
+            self.send();
+        }
+    }
+
+    fn reject(&mut self, rejection: Rejection) {
+        *self.rejected.entry(rejection.reason.kind()).or_default() += 1;
+        self.batch.rejected.push(rejection);
+    }
+}

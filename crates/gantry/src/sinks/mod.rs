@@ -1,0 +1,4 @@
+//! Sinks: where passes, warnings and rejections go.
+
+pub mod jsonl;
+pub mod store;

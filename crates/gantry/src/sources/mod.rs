@@ -1,0 +1,4 @@
+//! Sources: where pass records come from.
+
+pub mod file;
+pub mod simulator;
