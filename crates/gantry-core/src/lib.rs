@@ -18,7 +18,7 @@ pub mod vehicle;
 pub mod warning;
 
 pub use checkpoint::{Checkpoint, CheckpointDirectory, CheckpointId};
-pub use detect::{Detector, DetectorConfig, DetectorStats};
+pub use detect::{Detector, DetectorConfig, DetectorStats, Observation, Preparer};
 pub use pass::{Derived, Pass, PassRef};
 pub use reject::{RejectReason, Rejection};
 pub use shard::ShardRouter;

@@ -140,6 +140,17 @@ impl RollupDelta {
             .map(|(checkpoint, minutes)| (checkpoint.as_str(), minutes.values().sum()))
     }
 
+    /// (minute, count) totals over all checkpoints, in minute order.
+    pub fn per_minute(&self) -> Vec<(NaiveDateTime, u64)> {
+        let mut totals: Map<NaiveDateTime, u64> = Map::default();
+        for (_, minute, n) in self.per_checkpoint_minute() {
+            *totals.entry(minute).or_insert(0) += n;
+        }
+        let mut out: Vec<(NaiveDateTime, u64)> = totals.into_iter().collect();
+        out.sort_unstable();
+        out
+    }
+
     /// (province, count), in no particular order.
     pub fn per_province(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
         self.per_province.iter().map(|(&k, &n)| (k, n))

@@ -136,18 +136,27 @@ impl Simulator {
                 config.vehicles + 2 * config.clones,
                 Default::default(),
             );
-        let mut unique_plate = |rng: &mut ChaCha8Rng, prefix: usize, kind: usize| loop {
-            let plate = fleet::random_plate(rng, &PREFIXES[prefix], &KINDS[kind]);
-            if plates.insert(plate.clone()) {
-                return plate;
+        // A small plate space (挂/学 plates have 4 digits) can fill up in a
+        // large fleet: after a few collisions the vehicle gets an ordinary
+        // plate (KINDS[0]) instead, whose space is millions per prefix.
+        let mut unique_plate = |rng: &mut ChaCha8Rng, prefix: usize, kind: &mut usize| {
+            for attempt in 0.. {
+                if attempt == 16 {
+                    *kind = 0;
+                }
+                let plate = fleet::random_plate(rng, &PREFIXES[prefix], &KINDS[*kind]);
+                if plates.insert(plate.clone()) {
+                    return plate;
+                }
             }
+            unreachable!("the loop only ends by returning")
         };
 
         let mut vehicles = Vec::with_capacity(config.vehicles + 2 * config.clones);
         for _ in 0..config.vehicles {
             let prefix = fleet::pick_weighted(&mut rng, PREFIXES.iter().map(|p| p.weight));
-            let kind = fleet::pick_weighted(&mut rng, KINDS.iter().map(|k| k.weight));
-            let plate = unique_plate(&mut rng, prefix, kind);
+            let mut kind = fleet::pick_weighted(&mut rng, KINDS.iter().map(|k| k.weight));
+            let plate = unique_plate(&mut rng, prefix, &mut kind);
             let homes = PREFIXES[prefix].homes;
             let town = homes[rng.random_range(0..homes.len())];
             let candidates = place_nodes.get(town).map(Vec::as_slice).unwrap_or(&[]);
@@ -189,8 +198,8 @@ impl Simulator {
                         }
                     }),
                 );
-                let kind = fleet::pick_weighted(&mut rng, KINDS[..3].iter().map(|k| k.weight));
-                let plate = unique_plate(&mut rng, prefix, kind);
+                let mut kind = fleet::pick_weighted(&mut rng, KINDS[..3].iter().map(|k| k.weight));
+                let plate = unique_plate(&mut rng, prefix, &mut kind);
                 let brand = fleet::random_brand(&mut rng, &KINDS[kind]);
                 for region in [a, b] {
                     let area = &regions[region as usize];

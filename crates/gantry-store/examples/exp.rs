@@ -31,16 +31,49 @@ fn run(a: Vec<String>) {
     let t0 = std::time::Instant::now();
     while done < n {
         let tg = std::time::Instant::now();
-        let mut ps = synth::passes(done as u64, 50_000);
+        let bsz: usize = std::env::var("B").ok().map_or(50_000, |t| t.parse().unwrap());
+        let mut ps = synth::passes(done as u64, bsz);
         if sort { ps.sort_by(|a, b| a.id.cmp(&b.id)); }
         gen += tg.elapsed();
         done += ps.len();
         let tx = c.transaction().unwrap();
         {
-            let mut st = tx.prepare_cached("INSERT INTO passes VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12) ON CONFLICT(gcxh) DO NOTHING").unwrap();
-            for p in &ps {
-                let t = p.time.format("%Y-%m-%d %H:%M:%S").to_string();
-                st.execute(rusqlite::params![p.id, p.district, p.checkpoint, p.direction, t, p.plate_type, p.plate, p.brand, "四川", 0, 1, "小型汽车"]).unwrap();
+            let m: usize = std::env::var("M").ok().map_or(1, |t| t.parse().unwrap());
+            let ret = std::env::var("RET").is_ok();
+            let one = "(?,?,?,?,?,?,?,?,?,?,?,?)";
+            let sql = format!("INSERT INTO passes VALUES {} ON CONFLICT(gcxh) DO NOTHING{}", vec![one; m].join(","), if ret {" RETURNING gcxh"} else {""});
+            let sql1 = format!("INSERT INTO passes VALUES {} ON CONFLICT(gcxh) DO NOTHING", one);
+            let mut st = tx.prepare_cached(&sql).unwrap();
+            let mut st1 = tx.prepare_cached(&sql1).unwrap();
+            let ts: Vec<String> = ps.iter().map(|p| p.time.format("%Y-%m-%d %H:%M:%S").to_string()).collect();
+            let mut i = 0;
+            while i < ps.len() {
+                let (stm, k) = if ps.len() - i >= m { (&mut st, m) } else { (&mut st1, 1) };
+                for j in 0..k {
+                    let p = &ps[i + j];
+                    let b = j * 12;
+                    stm.raw_bind_parameter(b + 1, p.id.as_str()).unwrap();
+                    stm.raw_bind_parameter(b + 2, p.district.as_str()).unwrap();
+                    stm.raw_bind_parameter(b + 3, p.checkpoint.as_str()).unwrap();
+                    stm.raw_bind_parameter(b + 4, p.direction.as_str()).unwrap();
+                    stm.raw_bind_parameter(b + 5, ts[i + j].as_str()).unwrap();
+                    stm.raw_bind_parameter(b + 6, p.plate_type.as_str()).unwrap();
+                    stm.raw_bind_parameter(b + 7, p.plate.as_str()).unwrap();
+                    stm.raw_bind_parameter(b + 8, p.brand.as_str()).unwrap();
+                    stm.raw_bind_parameter(b + 9, "四川").unwrap();
+                    stm.raw_bind_parameter(b + 10, 0).unwrap();
+                    stm.raw_bind_parameter(b + 11, 1).unwrap();
+                    stm.raw_bind_parameter(b + 12, "小型汽车").unwrap();
+                }
+                if ret && k == m {
+                    let mut rows = stm.raw_query();
+                    let mut c = 0;
+                    while let Some(r) = rows.next().unwrap() { let _: &str = r.get_ref(0).unwrap().as_str().unwrap(); c += 1; }
+                    assert!(c <= k);
+                } else {
+                    stm.raw_execute().unwrap();
+                }
+                i += k;
             }
         }
         tx.commit().unwrap();

@@ -30,6 +30,18 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
 
+    #[error(
+        "{source}; the {passes} passes written to {} in bulk mode since its last commit \
+         were rolled back too: import them again",
+        path.display()
+    )]
+    BulkRolledBack {
+        path: PathBuf,
+        passes: u64,
+        #[source]
+        source: Box<StoreError>,
+    },
+
     #[error("{}: unreadable stored value: {message}", path.display())]
     Corrupt { path: PathBuf, message: String },
 

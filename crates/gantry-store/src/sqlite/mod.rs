@@ -53,6 +53,16 @@ pub struct SqliteOptions {
     pub busy_timeout: Duration,
     /// Pages of WAL after which a commit copies the WAL back into the database.
     pub wal_autocheckpoint_pages: u32,
+    /// Page size of new shard files, bytes (a power of two, 512–65536).
+    pub page_size: u32,
+    /// Page cache of all shards together while in bulk mode, MiB, split
+    /// evenly (but at least `cache_mib` per shard). Random gcxh keys touch
+    /// the whole key index on every batch; it must stay cached to load fast
+    /// (the key index takes ~28 MiB per million passes of a shard).
+    pub bulk_cache_total_mib: u32,
+    /// In bulk mode, a shard commits once it holds this many new passes
+    /// (and at `end_bulk`, `flush` and `close`) instead of after every batch.
+    pub bulk_commit_rows: u64,
 }
 
 impl Default for SqliteOptions {
@@ -61,7 +71,10 @@ impl Default for SqliteOptions {
             cache_mib: 64,
             mmap_mib: 0,
             busy_timeout: Duration::from_secs(10),
-            wal_autocheckpoint_pages: 4096,
+            wal_autocheckpoint_pages: 8192,
+            page_size: 16384,
+            bulk_cache_total_mib: 384,
+            bulk_commit_rows: 1_000_000,
         }
     }
 }
@@ -80,6 +93,7 @@ impl SqliteOptions {
 /// The embedded store. See the [module docs](self).
 pub struct SqliteStore {
     dir: PathBuf,
+    options: SqliteOptions,
     shards: Vec<ShardDb>,
     router: ShardRouter,
     read_only: bool,
@@ -140,6 +154,7 @@ impl SqliteStore {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(SqliteStore {
             dir: data_dir.to_owned(),
+            options,
             shards: dbs,
             router: ShardRouter::mycat(shards),
             read_only: false,
@@ -163,6 +178,7 @@ impl SqliteStore {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(SqliteStore {
             dir: data_dir.to_owned(),
+            options,
             shards: dbs,
             router: ShardRouter::mycat(shards),
             read_only: true,
@@ -195,12 +211,23 @@ impl SqliteStore {
 
     /// Bulk mode for large imports: drops the secondary indexes of `passes`
     /// (the gcxh key stays, so re-imports are still skipped) until
-    /// [`Self::end_bulk`], [`Store::close`] or drop rebuilds them. Should the
-    /// process die first, the next read-write open rebuilds them.
+    /// [`Self::end_bulk`], [`Store::close`] or drop rebuilds them, enlarges
+    /// the page cache ([`SqliteOptions::bulk_cache_total_mib`]) and commits
+    /// every [`SqliteOptions::bulk_commit_rows`] passes per shard rather than
+    /// every batch. Other connections see bulk writes once committed. Should
+    /// the process die in bulk mode, or a write fail, the batches since the
+    /// last commit are lost (import again: it is idempotent) and the next
+    /// read-write open rebuilds the indexes.
     pub fn begin_bulk(&mut self) -> Result<(), StoreError> {
         self.writable()?;
         if self.bulk {
             return Ok(());
+        }
+        let per_shard = (self.options.bulk_cache_total_mib / self.shards.len() as u32)
+            .max(self.options.cache_mib);
+        for db in &mut self.shards {
+            db.commit()?;
+            db.set_cache_mib(per_shard)?;
         }
         self.bulk = true;
         for db in &self.shards {
@@ -209,16 +236,29 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Rebuilds the indexes [`Self::begin_bulk`] dropped, all shards in parallel.
+    /// Commits, restores the page cache and rebuilds the indexes
+    /// [`Self::begin_bulk`] dropped, all shards in parallel.
     pub fn end_bulk(&mut self) -> Result<(), StoreError> {
         self.writable()?;
         if !self.bulk {
             return Ok(());
         }
-        let results = on_every_shard(&mut self.shards, |db| db.ensure_schema());
+        let cache_mib = self.options.cache_mib;
+        let results = on_every_shard(&mut self.shards, |db| {
+            db.commit()?;
+            // Index builds sort in memory up to the cache size, then spill to
+            // temporary files: the normal cache keeps their memory bounded.
+            db.set_cache_mib(cache_mib)?;
+            db.ensure_schema()
+        });
         results.into_iter().collect::<Result<Vec<()>, _>>()?;
         self.bulk = false;
         Ok(())
+    }
+
+    /// Commits what bulk mode holds in open transactions.
+    fn commit_all(&mut self) -> Result<(), StoreError> {
+        self.shards.iter_mut().try_for_each(ShardDb::commit)
     }
 
     fn live(&self) -> Result<&[ShardDb], StoreError> {
@@ -249,16 +289,23 @@ impl SqliteStore {
         }
         work[0].rejected = &batch.rejected;
 
+        let commit_every = self.bulk.then_some(self.options.bulk_commit_rows);
         let busy = work.iter().filter(|w| !w.is_empty()).count();
         let results: Vec<Result<WriteSummary, StoreError>> = if busy <= 1 {
-            self.shards.iter_mut().zip(&work).map(|(db, w)| db.write(w)).collect()
+            self.shards
+                .iter_mut()
+                .zip(&work)
+                .map(|(db, w)| db.write(w, commit_every))
+                .collect()
         } else {
             std::thread::scope(|scope| {
                 let mut jobs = self.shards.iter_mut().zip(&work).filter(|(_, w)| !w.is_empty());
                 // This thread writes one shard itself; the others get a thread each.
                 let (own_db, own_work) = jobs.next().expect("busy > 1");
-                let handles: Vec<_> = jobs.map(|(db, w)| scope.spawn(move || db.write(w))).collect();
-                let mut results = vec![own_db.write(own_work)];
+                let handles: Vec<_> = jobs
+                    .map(|(db, w)| scope.spawn(move || db.write(w, commit_every)))
+                    .collect();
+                let mut results = vec![own_db.write(own_work, commit_every)];
                 for handle in handles {
                     match handle.join() {
                         Ok(r) => results.push(r),
@@ -452,6 +499,7 @@ impl Store for SqliteStore {
 
     fn flush(&mut self) -> Result<(), StoreError> {
         self.writable()?;
+        self.commit_all()?;
         self.shards.iter().try_for_each(ShardDb::checkpoint_wal)
     }
 

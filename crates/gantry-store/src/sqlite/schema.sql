@@ -62,12 +62,16 @@ CREATE INDEX IF NOT EXISTS idx_warnings_hphm ON warnings (hphm);
 -- Rollups, updated in the transaction that inserts the passes they count.
 -- Passes per checkpoint per minute ('YYYY-MM-DD HH:MM:00').
 CREATE TABLE IF NOT EXISTS rollup_minute (
-    minute TEXT NOT NULL,
     kkmc   TEXT NOT NULL,
+    minute TEXT NOT NULL,
     n      INTEGER NOT NULL,
-    PRIMARY KEY (minute, kkmc)
+    PRIMARY KEY (kkmc, minute)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS idx_rollup_minute_kkmc ON rollup_minute (kkmc, minute);
+-- Passes per minute over all of this shard's checkpoints ("last minute" counts).
+CREATE TABLE IF NOT EXISTS rollup_minute_total (
+    minute TEXT PRIMARY KEY NOT NULL,
+    n      INTEGER NOT NULL
+) WITHOUT ROWID;
 -- Passes per checkpoint, all time (top checkpoints, pass counts).
 CREATE TABLE IF NOT EXISTS rollup_checkpoint (
     kkmc TEXT PRIMARY KEY NOT NULL,

@@ -40,8 +40,10 @@ const WARNING_COLUMNS: &str = "id, hphm, hpzl, first_gcxh, first_kkmc, first_gcs
 const INSERT_REJECTED: &str = "INSERT INTO rejected (source, line, reason_kind, reason, raw) \
      VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (source, line, reason_kind, raw) DO NOTHING";
 
-const UPSERT_MINUTE: &str = "INSERT INTO rollup_minute (minute, kkmc, n) VALUES (?1, ?2, ?3) \
-     ON CONFLICT (minute, kkmc) DO UPDATE SET n = n + excluded.n";
+const UPSERT_MINUTE: &str = "INSERT INTO rollup_minute (kkmc, minute, n) VALUES (?1, ?2, ?3) \
+     ON CONFLICT (kkmc, minute) DO UPDATE SET n = n + excluded.n";
+const UPSERT_MINUTE_TOTAL: &str = "INSERT INTO rollup_minute_total (minute, n) VALUES (?1, ?2) \
+     ON CONFLICT (minute) DO UPDATE SET n = n + excluded.n";
 const UPSERT_CHECKPOINT_COUNT: &str = "INSERT INTO rollup_checkpoint (kkmc, n) VALUES (?1, ?2) \
      ON CONFLICT (kkmc) DO UPDATE SET n = n + excluded.n";
 const UPSERT_PROVINCE: &str = "INSERT INTO rollup_province (province, n) VALUES (?1, ?2) \
@@ -94,6 +96,9 @@ pub(crate) struct Filter {
 pub(crate) struct ShardDb {
     conn: Connection,
     path: PathBuf,
+    /// Passes written in the open transaction, when one is open (bulk mode
+    /// keeps one open over several batches).
+    pending: Option<u64>,
 }
 
 impl ShardDb {
@@ -112,7 +117,11 @@ impl ShardDb {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .at(&path)?;
-        let db = ShardDb { conn, path };
+        let db = ShardDb {
+            conn,
+            path,
+            pending: None,
+        };
         db.configure(options, false)?;
         db.conn.execute_batch(SCHEMA).at(&db.path)?;
         db.check_identity(index, count)?;
@@ -137,7 +146,11 @@ impl ShardDb {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .at(&path)?;
-        let db = ShardDb { conn, path };
+        let db = ShardDb {
+            conn,
+            path,
+            pending: None,
+        };
         db.configure(options, true)?;
         db.check_identity(index, count)?;
         Ok(db)
@@ -148,6 +161,10 @@ impl ShardDb {
         let p = &self.path;
         c.busy_timeout(options.busy_timeout).at(p)?;
         if !read_only {
+            // Only takes effect on a new, empty file. Bigger pages make the
+            // b-trees shallower: random gcxh inserts and index builds run
+            // ~1.5× faster than with 4 KiB pages.
+            c.pragma_update(None, "page_size", options.page_size).at(p)?;
             let mode: String = c
                 .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
                 .at(p)?;
@@ -160,6 +177,8 @@ impl ShardDb {
             c.pragma_update(None, "synchronous", "NORMAL").at(p)?;
             c.pragma_update(None, "wal_autocheckpoint", options.wal_autocheckpoint_pages)
                 .at(p)?;
+            // Let the WAL shrink back after a checkpoint.
+            c.pragma_update(None, "journal_size_limit", 128 * 1024 * 1024).at(p)?;
         } else {
             c.pragma_update(None, "query_only", true).at(p)?;
         }
@@ -212,22 +231,90 @@ impl ShardDb {
         Ok(())
     }
 
-    /// Stores this shard's part of a batch in one transaction.
-    pub fn write(&mut self, work: &ShardWork<'_>) -> Result<WriteSummary, StoreError> {
-        let mut summary = WriteSummary::default();
+    fn exec(&self, sql: &str) -> Result<(), StoreError> {
+        self.conn.execute_batch(sql).at(&self.path)
+    }
+
+    /// Stores this shard's part of a batch: passes, their rollups, warnings
+    /// and rejected rows in one transaction. With `commit_every` (bulk
+    /// mode), the transaction stays open over later batches until it holds
+    /// that many passes: random gcxh keys dirty most of the key index on
+    /// every commit, so fewer, larger commits write far less. A failure then
+    /// rolls back every batch since the last commit, and says so.
+    pub fn write(
+        &mut self,
+        work: &ShardWork<'_>,
+        commit_every: Option<u64>,
+    ) -> Result<WriteSummary, StoreError> {
         if work.is_empty() {
-            return Ok(summary);
+            return Ok(WriteSummary::default());
         }
+        if self.pending.is_none() {
+            self.exec("BEGIN IMMEDIATE")?;
+            self.pending = Some(0);
+        }
+        // No SAVEPOINT per batch: it would copy every page already dirty
+        // in the open transaction to a sub-journal, batch after batch.
+        match self.write_rows(work) {
+            Ok(summary) => {
+                let rows = self.pending.unwrap_or(0) + work.passes.len() as u64;
+                self.pending = Some(rows);
+                if commit_every.is_none_or(|limit| rows >= limit) {
+                    self.commit()?;
+                }
+                Ok(summary)
+            }
+            Err(e) => {
+                let earlier = self.pending.unwrap_or(0);
+                self.rollback();
+                if earlier > 0 {
+                    return Err(StoreError::BulkRolledBack {
+                        path: self.path.clone(),
+                        passes: earlier,
+                        source: Box::new(e),
+                    });
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Commits the open transaction, if any.
+    pub fn commit(&mut self) -> Result<(), StoreError> {
+        if self.pending.take().is_some() {
+            if let Err(e) = self.exec("COMMIT") {
+                self.rollback();
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn rollback(&mut self) {
+        self.pending = None;
+        if !self.conn.is_autocommit() {
+            // Nothing more to do if even this fails: the connection is
+            // unusable and the next statement reports why.
+            let _ = self.exec("ROLLBACK");
+        }
+    }
+
+    fn write_rows(&self, work: &ShardWork<'_>) -> Result<WriteSummary, StoreError> {
+        let mut summary = WriteSummary::default();
         let path = &self.path;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .at(path)?;
+        let tx = &self.conn;
         let mut delta = RollupDelta::new();
         if !work.passes.is_empty() {
+            // In gcxh order, consecutive inserts into the gcxh index land on
+            // the same or neighbouring pages, so each page is read at most
+            // once per batch even when the index outgrows the page cache
+            // (random ids otherwise miss the cache on nearly every row).
+            // Stable: of two passes with one id, the first one is kept.
+            let mut passes = work.passes.clone();
+            passes.sort_by(|a, b| a.id.cmp(&b.id));
             let mut stmt = tx.prepare_cached(INSERT_PASS).at(path)?;
             let mut gcsj = String::with_capacity(19);
-            for pass in &work.passes {
+            for pass in passes {
                 let derived = pass.derived();
                 write_time(pass.time, &mut gcsj);
                 stmt.raw_bind_parameter(1, pass.id.as_str()).at(path)?;
@@ -293,7 +380,6 @@ impl ShardDb {
                 summary.rejected += n as u64;
             }
         }
-        tx.commit().at(path)?;
         Ok(summary)
     }
 
@@ -301,6 +387,7 @@ impl ShardDb {
         &mut self,
         checkpoints: impl Iterator<Item = &'a Checkpoint>,
     ) -> Result<(), StoreError> {
+        self.commit()?;
         let path = &self.path;
         let tx = self
             .conn
@@ -333,6 +420,13 @@ impl ShardDb {
     /// Creates every missing index (the schema is idempotent).
     pub fn ensure_schema(&self) -> Result<(), StoreError> {
         self.conn.execute_batch(SCHEMA).at(&self.path)
+    }
+
+    /// Sets the page cache size, MiB.
+    pub fn set_cache_mib(&self, mib: u32) -> Result<(), StoreError> {
+        self.conn
+            .pragma_update(None, "cache_size", -(i64::from(mib) * 1024))
+            .at(&self.path)
     }
 
     pub fn checkpoint_wal(&self) -> Result<(), StoreError> {
@@ -564,7 +658,7 @@ impl ShardDb {
     /// (minute, count) for minutes in [start, end) given as GCSJ text.
     pub fn minutes(&self, start: &str, end: &str) -> Result<Vec<(NaiveDateTime, u64)>, StoreError> {
         let rows = self.counts(
-            "SELECT minute, sum(n) FROM rollup_minute WHERE minute >= ?1 AND minute < ?2 GROUP BY minute",
+            "SELECT minute, n FROM rollup_minute_total WHERE minute >= ?1 AND minute < ?2",
             &[Value::Text(start.to_owned()), Value::Text(end.to_owned())],
         )?;
         rows.into_iter()
@@ -619,14 +713,22 @@ fn clamp_i64(n: u64) -> i64 {
 }
 
 /// Adds a delta to the rollup tables inside the caller's transaction.
-fn add_rollups(tx: &rusqlite::Transaction<'_>, delta: &RollupDelta, path: &Path) -> Result<(), StoreError> {
+fn add_rollups(tx: &Connection, delta: &RollupDelta, path: &Path) -> Result<(), StoreError> {
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     {
         let mut stmt = tx.prepare_cached(UPSERT_MINUTE).at(path)?;
         let mut minute = String::with_capacity(19);
         for (checkpoint, at, count) in delta.per_checkpoint_minute() {
             write_time(at, &mut minute);
-            stmt.execute(params![minute, checkpoint, n(count)]).at(path)?;
+            stmt.execute(params![checkpoint, minute, n(count)]).at(path)?;
+        }
+    }
+    {
+        let mut stmt = tx.prepare_cached(UPSERT_MINUTE_TOTAL).at(path)?;
+        let mut minute = String::with_capacity(19);
+        for (at, count) in delta.per_minute() {
+            write_time(at, &mut minute);
+            stmt.execute(params![minute, n(count)]).at(path)?;
         }
     }
     {

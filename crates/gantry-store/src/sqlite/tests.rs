@@ -577,7 +577,13 @@ fn bulk_mode_gives_the_same_results_and_restores_indexes() {
 #[test]
 fn a_crash_in_bulk_mode_leaves_a_usable_store() {
     let tmp = TempDir::new().unwrap();
-    let mut store = open(tmp.path(), 2);
+    // Commit every batch: a leaked connection in this process would keep an
+    // open transaction's lock, where a dead process releases it.
+    let options = SqliteOptions {
+        bulk_commit_rows: 1,
+        ..Default::default()
+    };
+    let mut store = SqliteStore::open_with(tmp.path(), 2, options).unwrap();
     let expected = index_names(&store);
     store.begin_bulk().unwrap();
     store.write(&batch_of(&dataset(500, 9))).unwrap();

@@ -19,14 +19,15 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDateTime};
 use compact_str::CompactString;
-use hashbrown::hash_map::Entry;
-use hashbrown::HashMap;
 
 use crate::checkpoint::{CheckpointDirectory, CheckpointId};
 use crate::geo::haversine_km;
 use crate::pass::PassRef;
 use crate::plate;
 use crate::warning::{warning_id, Rule, Sighting, Warning};
+
+mod table;
+use table::{Last, PlateTable};
 
 /// Detector settings. The defaults are what a traffic police deployment uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,9 +102,10 @@ impl PlateKey {
     }
 }
 
-/// A record waiting in the reorder buffer.
+/// A pass reduced to what detection needs: compact, owned and `Send`, so
+/// parsing and preparing can run on one thread and detecting on another.
 #[derive(Debug, Clone)]
-struct Pending {
+pub struct Observation {
     plate: PlateKey,
     plate_type: CompactString,
     id: CompactString,
@@ -111,23 +113,85 @@ struct Pending {
     time: i64,
 }
 
-/// The last sighting of a plate.
+/// How many records ahead the detector prefetches plate slots.
+const PREFETCH_AHEAD: usize = 8;
+
+impl Observation {
+    /// A placeholder left behind when a record is taken out of a bucket.
+    const EMPTY: Observation = Observation {
+        plate: PlateKey(0),
+        plate_type: CompactString::const_new(""),
+        id: CompactString::const_new(""),
+        checkpoint: 0,
+        time: 0,
+    };
+
+    /// `None` when the plate is a placeholder or ill-formed.
+    fn of(pass: &PassRef<'_>, checkpoints: &mut CheckpointDirectory) -> Option<Self> {
+        let plate = PlateKey::new(pass.plate).filter(|_| plate::is_trackable(pass.plate))?;
+        Some(Observation {
+            plate,
+            plate_type: CompactString::new(&pass.plate_type),
+            id: CompactString::new(pass.id),
+            checkpoint: checkpoints.intern(pass.checkpoint),
+            time: pass.time.and_utc().timestamp(),
+        })
+    }
+}
+
+/// The stateless half of detection: checks the plate is trackable and
+/// interns the checkpoint. A `Preparer` made from a detector's checkpoints
+/// hands out the same checkpoint ids the detector would, as long as the
+/// detector learns the new names (`Preparer::take_new_checkpoints`) in order.
 #[derive(Debug, Clone)]
-struct Last {
-    id: CompactString,
-    checkpoint: CheckpointId,
-    time: i64,
+pub struct Preparer {
+    checkpoints: CheckpointDirectory,
+    reported: usize,
+    untracked: u64,
+}
+
+impl Preparer {
+    pub fn new(checkpoints: CheckpointDirectory) -> Self {
+        let reported = checkpoints.len();
+        Preparer {
+            checkpoints,
+            reported,
+            untracked: 0,
+        }
+    }
+
+    /// The observation of a pass, or `None` when its plate is a
+    /// placeholder or ill-formed and must never be tracked.
+    pub fn prepare(&mut self, pass: &PassRef<'_>) -> Option<Observation> {
+        let observation = Observation::of(pass, &mut self.checkpoints);
+        self.untracked += u64::from(observation.is_none());
+        observation
+    }
+
+    /// Checkpoint names first seen since the last call, in id order.
+    pub fn take_new_checkpoints(&mut self) -> Vec<String> {
+        let names = (self.reported..self.checkpoints.len())
+            .map(|id| self.checkpoints.get(id as CheckpointId).name.clone())
+            .collect();
+        self.reported = self.checkpoints.len();
+        names
+    }
+
+    /// Passes whose plates were not trackable.
+    pub fn untracked(&self) -> u64 {
+        self.untracked
+    }
 }
 
 /// Streaming cloned-plate detector. Pure: time comes in with the records.
 pub struct Detector {
     config: DetectorConfig,
     checkpoints: CheckpointDirectory,
-    last: HashMap<PlateKey, Last, foldhash::fast::FixedState>,
+    plates: PlateTable,
     /// Event second → records of that second, in arrival order.
-    buffer: BTreeMap<i64, Vec<Pending>>,
+    buffer: BTreeMap<i64, Vec<Observation>>,
     /// Emptied bucket vectors, reused to avoid an allocation per second.
-    spare: Vec<Vec<Pending>>,
+    spare: Vec<Vec<Observation>>,
     /// Newest event time seen.
     max_time: Option<i64>,
     /// Every second up to and including this one has been released.
@@ -141,7 +205,7 @@ impl Detector {
         Detector {
             config,
             checkpoints,
-            last: HashMap::with_hasher(foldhash::fast::FixedState::default()),
+            plates: PlateTable::new(),
             buffer: BTreeMap::new(),
             spare: Vec::new(),
             max_time: None,
@@ -162,7 +226,7 @@ impl Detector {
 
     pub fn stats(&self) -> DetectorStats {
         DetectorStats {
-            tracked_plates: self.last.len() as u64,
+            tracked_plates: self.plates.len() as u64,
             buffered: self.buffer.values().map(|b| b.len() as u64).sum(),
             ..self.stats
         }
@@ -172,29 +236,45 @@ impl Detector {
     /// become certain (its seconds passed the watermark) to `out`.
     /// `now` is the processing time stamped on those warnings.
     pub fn observe(&mut self, pass: &PassRef<'_>, now: NaiveDateTime, out: &mut Vec<Warning>) {
+        match Observation::of(pass, &mut self.checkpoints) {
+            Some(observation) => self.observe_prepared(observation, now, out),
+            None => {
+                self.stats.observed += 1;
+                self.stats.untracked += 1;
+            }
+        }
+    }
+
+    /// A [`Preparer`] that hands out this detector's checkpoint ids.
+    pub fn preparer(&self) -> Preparer {
+        Preparer::new(self.checkpoints.clone())
+    }
+
+    /// Learns checkpoint names a [`Preparer`] interned, in its order.
+    pub fn learn_checkpoints(&mut self, names: &[String]) {
+        for name in names {
+            self.checkpoints.intern(name);
+        }
+    }
+
+    /// Like [`Self::observe`], for a pass a [`Preparer`] reduced already.
+    pub fn observe_prepared(
+        &mut self,
+        observation: Observation,
+        now: NaiveDateTime,
+        out: &mut Vec<Warning>,
+    ) {
         self.stats.observed += 1;
-        let Some(plate) = PlateKey::new(pass.plate).filter(|_| plate::is_trackable(pass.plate))
-        else {
-            self.stats.untracked += 1;
-            return;
-        };
-        let time = pass.time.and_utc().timestamp();
+        let time = observation.time;
         if time <= self.released_to {
             self.stats.late += 1;
             return;
         }
-        let pending = Pending {
-            plate,
-            plate_type: CompactString::new(&pass.plate_type),
-            id: CompactString::new(pass.id),
-            checkpoint: self.checkpoints.intern(pass.checkpoint),
-            time,
-        };
         let spare = &mut self.spare;
         self.buffer
             .entry(time)
             .or_insert_with(|| spare.pop().unwrap_or_default())
-            .push(pending);
+            .push(observation);
         if self.max_time.is_none_or(|m| time > m) {
             self.max_time = Some(time);
             self.release_through(time - self.config.lateness_s, now, out);
@@ -218,11 +298,18 @@ impl Detector {
                 break;
             }
             let mut bucket = entry.remove();
-            // Same-second records in a fixed order, whatever order they came in.
-            bucket.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-            for pending in bucket.drain(..) {
-                self.process(pending, now, out);
+            // Same-second records in a fixed order, whatever order they came
+            // in. Only a plate's own order matters, so plates compare first
+            // (integers) and ids (strings) only break ties.
+            bucket.sort_unstable_by(|a, b| a.plate.0.cmp(&b.plate.0).then_with(|| a.id.cmp(&b.id)));
+            for i in 0..bucket.len() {
+                if let Some(ahead) = bucket.get(i + PREFETCH_AHEAD) {
+                    self.plates.prefetch(ahead.plate.0);
+                }
+                let observation = std::mem::replace(&mut bucket[i], Observation::EMPTY);
+                self.process(observation, now, out);
             }
+            bucket.clear();
             self.spare.push(bucket);
         }
         self.released_to = watermark;
@@ -233,27 +320,21 @@ impl Detector {
     }
 
     fn evict_older_than(&mut self, cutoff: i64) {
-        let before = self.last.len();
-        self.last.retain(|_, last| last.time >= cutoff);
-        self.stats.evicted += (before - self.last.len()) as u64;
+        self.stats.evicted += self.plates.retain(|last| last.time >= cutoff) as u64;
     }
 
     /// Compares a record with its plate's previous sighting, then makes it
     /// the previous sighting. Records come here in event-time order.
-    fn process(&mut self, current: Pending, now: NaiveDateTime, out: &mut Vec<Warning>) {
+    fn process(&mut self, current: Observation, now: NaiveDateTime, out: &mut Vec<Warning>) {
         let next = Last {
             id: current.id,
             checkpoint: current.checkpoint,
             time: current.time,
         };
-        let mut slot = match self.last.entry(current.plate) {
-            Entry::Vacant(vacant) => {
-                vacant.insert(next);
-                return;
-            }
-            Entry::Occupied(slot) => slot,
+        let Some(previous) = self.plates.get_mut(current.plate.0) else {
+            self.plates.insert_new(current.plate.0, next);
+            return;
         };
-        let previous = slot.get();
         if previous.id == next.id {
             // A duplicate is not a new sighting.
             self.stats.duplicates += 1;
@@ -274,7 +355,7 @@ impl Detector {
                 detected_at: now,
             });
         }
-        slot.insert(next);
+        *previous = next;
     }
 }
 
