@@ -247,7 +247,8 @@ impl Simulator {
             let depart = if v == 0 {
                 0
             } else if sim.vehicles[v as usize].region != NO_REGION {
-                sim.rng.random_range(0..600)
+                // Twins set off at once, so a live demo shows a clone within a minute.
+                sim.rng.random_range(0..20)
             } else {
                 sim.departure_after(0, 0)
             };

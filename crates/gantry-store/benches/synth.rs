@@ -25,7 +25,9 @@ pub fn passes(first: u64, n: usize) -> Vec<Pass> {
             }
             let k: u32 = rng.random_range(0..300);
             Pass {
-                id: rng.random_range(100_000_000_000_000_000u64..1_000_000_000_000_000_000).to_string(),
+                id: rng
+                    .random_range(100_000_000_000_000_000u64..1_000_000_000_000_000_000)
+                    .to_string(),
                 district: format!("区县{}", k % 40),
                 checkpoint: format!("G{}高速K{}卡口", k % 25, k),
                 direction: ["1", "2"][k as usize % 2].into(),

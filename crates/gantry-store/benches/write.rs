@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use gantry_store::{Batch, SqliteStore, Store};
 
 #[path = "synth.rs"]
@@ -41,6 +41,7 @@ fn write(c: &mut Criterion) {
     let mut group = c.benchmark_group("sqlite_write_2_shards");
     group.throughput(Throughput::Elements(PASSES as u64));
     group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
     group.measurement_time(Duration::from_secs(20));
     for (name, bulk) in [("normal", false), ("bulk", true)] {
         group.bench_function(name, |b| {

@@ -206,7 +206,11 @@ pub trait Store: Send {
     fn top_checkpoints(&self, limit: usize) -> Result<Vec<(String, u64)>, StoreError>;
 
     /// Passes per hour of day on `date`, at one checkpoint or all.
-    fn flow_by_hour(&self, date: NaiveDate, checkpoint: Option<&str>) -> Result<[u64; 24], StoreError>;
+    fn flow_by_hour(
+        &self,
+        date: NaiveDate,
+        checkpoint: Option<&str>,
+    ) -> Result<[u64; 24], StoreError>;
 
     /// Passes per province: count desc, then name.
     fn provinces(&self) -> Result<Vec<(String, u64)>, StoreError>;
@@ -216,7 +220,10 @@ pub trait Store: Send {
 
     /// Passes per minute, over all checkpoints, for the minutes whose start
     /// lies in `range`, ascending; minutes without passes are left out.
-    fn passes_per_minute(&self, range: Range<NaiveDateTime>) -> Result<Vec<(NaiveDateTime, u64)>, StoreError>;
+    fn passes_per_minute(
+        &self,
+        range: Range<NaiveDateTime>,
+    ) -> Result<Vec<(NaiveDateTime, u64)>, StoreError>;
 
     /// Rejected rows per kind: count desc, then kind.
     fn rejected_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;

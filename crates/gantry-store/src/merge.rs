@@ -76,7 +76,11 @@ mod tests {
         ];
         assert_eq!(
             sum_counts(parts),
-            vec![("c".to_string(), 3), ("a".to_string(), 2), ("b".to_string(), 2)]
+            vec![
+                ("c".to_string(), 3),
+                ("a".to_string(), 2),
+                ("b".to_string(), 2)
+            ]
         );
     }
 
@@ -84,7 +88,10 @@ mod tests {
     fn merges_sorted_lists_up_to_a_limit() {
         let lists = vec![vec![9, 5, 1], vec![8, 7, 2], vec![], vec![6]];
         let desc = |a: &i32, b: &i32| b.cmp(a);
-        assert_eq!(merge_sorted(lists.clone(), 100, desc), vec![9, 8, 7, 6, 5, 2, 1]);
+        assert_eq!(
+            merge_sorted(lists.clone(), 100, desc),
+            vec![9, 8, 7, 6, 5, 2, 1]
+        );
         assert_eq!(merge_sorted(lists, 3, desc), vec![9, 8, 7]);
         assert!(merge_sorted(Vec::<Vec<i32>>::new(), 3, desc).is_empty());
     }

@@ -1,5 +1,6 @@
 //! Command-line interface.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -25,6 +26,8 @@ pub enum Command {
     ShardOf(ShardOfArgs),
     /// Run simulator → pipeline → store continuously, printing live counts until Ctrl-C.
     Demo(DemoArgs),
+    /// Serve the HTTP API (JSON queries, statistics, live warnings) over an existing store.
+    Serve(ServeArgs),
 }
 
 /// Where the embedded store lives.
@@ -161,7 +164,39 @@ pub struct DemoArgs {
     /// Seed of the simulator.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// How late a record may arrive and still be ordered, seconds. Warnings
+    /// wait this long, so the live demo keeps it short.
+    #[arg(long, default_value_t = 30)]
+    pub lateness: i64,
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     pub seconds: Option<u64>,
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// Where the HTTP API listens.
+#[derive(Debug, Args, Clone)]
+pub struct HttpArgs {
+    /// Address the HTTP API listens on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Port the HTTP API listens on (0: any free port).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Also let web pages from this origin ("http://host:port") call the API (CORS); repeatable, "*" for any.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Data directory of the store to serve (read only, alongside any writer).
+    #[arg(long, default_value = "gantry-data")]
+    pub data_dir: PathBuf,
+    /// Number of shards the store must have (default: whatever it was created with).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub shards: Option<u16>,
+    #[command(flatten)]
+    pub http: HttpArgs,
 }

@@ -1,6 +1,7 @@
 //! `gantry`: ingest checkpoint pass records, store them in MyCat-placed
 //! shards, and raise cloned-plate warnings as they arrive.
 
+mod api;
 mod cli;
 mod clock;
 mod commands;

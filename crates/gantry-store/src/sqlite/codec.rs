@@ -46,14 +46,23 @@ pub(crate) fn date_text(date: NaiveDate) -> String {
 /// Reads a time written by [`write_time`].
 pub(crate) fn parse_time(text: &str) -> Option<NaiveDateTime> {
     let b = text.as_bytes();
-    if b.len() == 19 && b[4] == b'-' && b[7] == b'-' && b[10] == b' ' && b[13] == b':' && b[16] == b':' {
+    if b.len() == 19
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b' '
+        && b[13] == b':'
+        && b[16] == b':'
+    {
         let num = |from: usize, len: usize| -> Option<u32> {
             b[from..from + len].iter().try_fold(0u32, |acc, &c| {
                 c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
             })
         };
-        return NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 2)?, num(8, 2)?)?
-            .and_hms_opt(num(11, 2)?, num(14, 2)?, num(17, 2)?);
+        return NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 2)?, num(8, 2)?)?.and_hms_opt(
+            num(11, 2)?,
+            num(14, 2)?,
+            num(17, 2)?,
+        );
     }
     NaiveDateTime::parse_from_str(text, GCSJ_FORMAT).ok()
 }
@@ -81,7 +90,11 @@ mod tests {
 
     #[test]
     fn times_round_trip() {
-        for text in ["2023-12-01 08:05:09", "1999-01-31 23:59:59", "0001-01-01 00:00:00"] {
+        for text in [
+            "2023-12-01 08:05:09",
+            "1999-01-31 23:59:59",
+            "0001-01-01 00:00:00",
+        ] {
             let t = NaiveDateTime::parse_from_str(text, GCSJ_FORMAT).unwrap();
             assert_eq!(time_text(t), text);
             assert_eq!(parse_time(text), Some(t));
@@ -94,7 +107,10 @@ mod tests {
     #[test]
     fn prefix_bounds() {
         assert_eq!(prefix_upper_bound("川A").as_deref(), Some("川B"));
-        assert_eq!(prefix_upper_bound("a\u{D7FF}").as_deref(), Some("a\u{E000}"));
+        assert_eq!(
+            prefix_upper_bound("a\u{D7FF}").as_deref(),
+            Some("a\u{E000}")
+        );
         assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
         assert_eq!(prefix_upper_bound("\u{10FFFF}"), None);
         assert_eq!(prefix_upper_bound(""), None);

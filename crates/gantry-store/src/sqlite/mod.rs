@@ -40,6 +40,9 @@ pub use self::shard::BULK_INDEXES;
 /// The metadata file of a data dir.
 pub const META_FILE: &str = "gantry-store.meta";
 
+/// Page cache while rebuilding indexes after a bulk load, MiB per shard.
+const INDEX_BUILD_CACHE_MIB: u32 = 16;
+
 /// Tuning of the SQLite connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqliteOptions {
@@ -247,9 +250,12 @@ impl SqliteStore {
         let results = on_every_shard(&mut self.shards, |db| {
             db.commit()?;
             // Index builds sort in memory up to the cache size, then spill to
-            // temporary files: the normal cache keeps their memory bounded.
-            db.set_cache_mib(cache_mib)?;
-            db.ensure_schema()
+            // sorted runs in temporary files and merge them. A small cache
+            // bounds that memory (the bulk cache, freed just before, is not
+            // given back to the system) at little cost in speed.
+            db.set_cache_mib(INDEX_BUILD_CACHE_MIB.min(cache_mib))?;
+            db.ensure_schema()?;
+            db.set_cache_mib(cache_mib)
         });
         results.into_iter().collect::<Result<Vec<()>, _>>()?;
         self.bulk = false;
@@ -428,6 +434,15 @@ fn write_meta(dir: &Path, shards: usize) -> Result<(), StoreError> {
     fs::rename(&tmp, &path).map_err(io(&path))
 }
 
+/// The province, when it is the query's only filter.
+fn only_province(q: &PassQuery) -> Option<&str> {
+    let without = PassQuery {
+        province: None,
+        ..q.clone()
+    };
+    q.province.as_deref().filter(|_| without.is_unfiltered())
+}
+
 /// The WHERE clause and parameters of a pass query.
 fn pass_filter(q: &PassQuery) -> Filter {
     let mut clauses: Vec<&'static str> = Vec::new();
@@ -475,7 +490,12 @@ fn pass_filter(q: &PassQuery) -> Filter {
     } else {
         format!(" WHERE {}", clauses.join(" AND "))
     };
-    Filter { where_sql, params }
+    Filter {
+        where_sql,
+        params,
+        no_checkpoint: q.checkpoint.is_none(),
+        has_plate: q.plate.as_deref().is_some_and(|p| p != "*"),
+    }
 }
 
 impl Store for SqliteStore {
@@ -511,28 +531,38 @@ impl Store for SqliteStore {
         check_page(query.page, query.size)?;
         let shards = self.live()?;
         let filter = pass_filter(query);
-        let total = if query.is_unfiltered() {
-            self.count_passes()?
-        } else {
-            shards
-                .iter()
-                .map(|db| db.count_matching(&filter))
-                .sum::<Result<u64, _>>()?
-        };
+        // Per shard: (rows, matches), for the total and for choosing a plan.
+        let counts = shards
+            .iter()
+            .map(|db| {
+                let rows = db.pass_count()?;
+                let matches = if query.is_unfiltered() {
+                    rows
+                } else if let Some(province) = only_province(query) {
+                    // The province rollup counts without scanning the table.
+                    db.province_count(province)?
+                } else {
+                    db.count_matching(&filter)?
+                };
+                Ok((rows, matches))
+            })
+            .collect::<Result<Vec<(u64, u64)>, StoreError>>()?;
+        let total = counts.iter().map(|&(_, m)| m).sum::<u64>();
         let offset = (query.page - 1) * query.size;
+        let depth = query.page * query.size;
+        let by_time = |i: usize| filter.walk_time_index(depth, counts[i].0, counts[i].1);
         let items = if query.size == 0 || offset >= total {
             Vec::new()
         } else if let [db] = shards {
-            db.pass_page(&filter, query.size, offset)?
+            db.pass_page(&filter, query.size, offset, by_time(0))?
         } else {
             // Keys first: the top page × size of each shard, merged; then the
             // page's rows from their shards.
-            let depth = query.page * query.size;
             let lists = shards
                 .iter()
                 .enumerate()
                 .map(|(i, db)| {
-                    let keys = db.pass_keys(&filter, depth)?;
+                    let keys = db.pass_keys(&filter, depth, by_time(i))?;
                     Ok(keys.into_iter().map(|(t, id)| (t, id, i)).collect())
                 })
                 .collect::<Result<Vec<Vec<_>>, StoreError>>()?;

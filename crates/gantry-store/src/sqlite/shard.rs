@@ -16,16 +16,15 @@ use crate::{RejectedRow, StoreError, WriteSummary};
 /// The DDL, run on every read-write open (every statement is idempotent).
 pub(crate) const SCHEMA: &str = include_str!("schema.sql");
 
-/// The secondary indexes of `passes` that bulk mode drops.
-pub const BULK_INDEXES: [&str; 3] = [
-    "idx_passes_gcsj",
-    "idx_passes_hphm",
-    "idx_passes_kkmc_gcsj",
-];
+/// The secondary indexes of `passes` that bulk mode drops. All three: even
+/// for time-ordered input, keeping the gcsj and (kkmc, gcsj) indexes during
+/// a load cost ~1.4× the CPU of rebuilding them by sorting at the end.
+pub const BULK_INDEXES: [&str; 3] = ["idx_passes_gcsj", "idx_passes_hphm", "idx_passes_kkmc_gcsj"];
 
 const PASS_COLUMNS: &str = "gcxh, xzqhmc, kkmc, fxlx, gcsj, hpzl, hphm, clppxh";
 
-const INSERT_PASS: &str = "INSERT INTO passes (gcxh, xzqhmc, kkmc, fxlx, gcsj, hpzl, hphm, clppxh, \
+const INSERT_PASS: &str =
+    "INSERT INTO passes (gcxh, xzqhmc, kkmc, fxlx, gcsj, hpzl, hphm, clppxh, \
      province, is_weekend, is_peak_hour, vehicle_type_name) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (gcxh) DO NOTHING";
 
@@ -91,6 +90,25 @@ impl ShardWork<'_> {
 pub(crate) struct Filter {
     pub where_sql: String,
     pub params: Vec<Value>,
+    /// No checkpoint filter, whose (kkmc, gcsj) index gives the order itself.
+    pub no_checkpoint: bool,
+    /// A plate filter, which the hphm index can answer.
+    pub has_plate: bool,
+}
+
+impl Filter {
+    /// Whether to find the first `depth` matches of a shard by walking the
+    /// gcsj index newest first (reading about `depth × rows / matches` rows)
+    /// rather than letting the planner pick an index for the filters (for a
+    /// plate, reading and sorting all `matches`). The planner cannot weigh
+    /// this itself: it scans and sorts the whole table for filters without
+    /// an index (province, plate type), where the walk stops after a few
+    /// rows, and uses the plate index for broad prefixes ("川*") that match
+    /// millions of rows.
+    pub fn walk_time_index(&self, depth: u64, rows: u64, matches: u64) -> bool {
+        self.no_checkpoint
+            && (!self.has_plate || (depth as u128) * (rows as u128) < (matches as u128).pow(2))
+    }
 }
 
 pub(crate) struct ShardDb {
@@ -164,7 +182,8 @@ impl ShardDb {
             // Only takes effect on a new, empty file. Bigger pages make the
             // b-trees shallower: random gcxh inserts and index builds run
             // ~1.5× faster than with 4 KiB pages.
-            c.pragma_update(None, "page_size", options.page_size).at(p)?;
+            c.pragma_update(None, "page_size", options.page_size)
+                .at(p)?;
             let mode: String = c
                 .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
                 .at(p)?;
@@ -178,7 +197,8 @@ impl ShardDb {
             c.pragma_update(None, "wal_autocheckpoint", options.wal_autocheckpoint_pages)
                 .at(p)?;
             // Let the WAL shrink back after a checkpoint.
-            c.pragma_update(None, "journal_size_limit", 128 * 1024 * 1024).at(p)?;
+            c.pragma_update(None, "journal_size_limit", 128 * 1024 * 1024)
+                .at(p)?;
         } else {
             c.pragma_update(None, "query_only", true).at(p)?;
         }
@@ -202,11 +222,7 @@ impl ShardDb {
                 .optional()
                 .at(&self.path)
         };
-        let stored = match (get("shard_index"), get("shard_count")) {
-            (Ok(i), Ok(c)) => i.zip(c),
-            // A read-only open of a file the writer has not set up yet.
-            (Err(e), _) | (_, Err(e)) => return Err(e),
-        };
+        let stored = get("shard_index")?.zip(get("shard_count")?);
         match stored {
             Some((i, c)) => {
                 if i != index.to_string() || c != count.to_string() {
@@ -218,14 +234,22 @@ impl ShardDb {
                     });
                 }
             }
+            None if self.conn.is_readonly("main").at(&self.path)? => {
+                return Err(StoreError::BadMetadata {
+                    path: self.path.clone(),
+                    message: "not set up as a shard yet".into(),
+                });
+            }
             None => {
                 let mut stmt = self
                     .conn
                     .prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")
                     .at(&self.path)?;
                 stmt.execute(["format", "1"]).at(&self.path)?;
-                stmt.execute(["shard_index", &index.to_string()]).at(&self.path)?;
-                stmt.execute(["shard_count", &count.to_string()]).at(&self.path)?;
+                stmt.execute(["shard_index", &index.to_string()])
+                    .at(&self.path)?;
+                stmt.execute(["shard_count", &count.to_string()])
+                    .at(&self.path)?;
             }
         }
         Ok(())
@@ -302,7 +326,7 @@ impl ShardDb {
     fn write_rows(&self, work: &ShardWork<'_>) -> Result<WriteSummary, StoreError> {
         let mut summary = WriteSummary::default();
         let path = &self.path;
-        let tx = &self.conn;
+        let conn = &self.conn;
         let mut delta = RollupDelta::new();
         if !work.passes.is_empty() {
             // In gcxh order, consecutive inserts into the gcxh index land on
@@ -312,17 +336,21 @@ impl ShardDb {
             // Stable: of two passes with one id, the first one is kept.
             let mut passes = work.passes.clone();
             passes.sort_by(|a, b| a.id.cmp(&b.id));
-            let mut stmt = tx.prepare_cached(INSERT_PASS).at(path)?;
+            let mut stmt = conn.prepare_cached(INSERT_PASS).at(path)?;
             let mut gcsj = String::with_capacity(19);
             for pass in passes {
                 let derived = pass.derived();
                 write_time(pass.time, &mut gcsj);
                 stmt.raw_bind_parameter(1, pass.id.as_str()).at(path)?;
-                stmt.raw_bind_parameter(2, pass.district.as_str()).at(path)?;
-                stmt.raw_bind_parameter(3, pass.checkpoint.as_str()).at(path)?;
-                stmt.raw_bind_parameter(4, pass.direction.as_str()).at(path)?;
+                stmt.raw_bind_parameter(2, pass.district.as_str())
+                    .at(path)?;
+                stmt.raw_bind_parameter(3, pass.checkpoint.as_str())
+                    .at(path)?;
+                stmt.raw_bind_parameter(4, pass.direction.as_str())
+                    .at(path)?;
                 stmt.raw_bind_parameter(5, gcsj.as_str()).at(path)?;
-                stmt.raw_bind_parameter(6, pass.plate_type.as_str()).at(path)?;
+                stmt.raw_bind_parameter(6, pass.plate_type.as_str())
+                    .at(path)?;
                 stmt.raw_bind_parameter(7, pass.plate.as_str()).at(path)?;
                 stmt.raw_bind_parameter(8, pass.brand.as_str()).at(path)?;
                 stmt.raw_bind_parameter(9, derived.province).at(path)?;
@@ -344,10 +372,10 @@ impl ShardDb {
             }
         }
         if !delta.is_empty() {
-            add_rollups(&tx, &delta, path)?;
+            add_rollups(conn, &delta, path)?;
         }
         if !work.warnings.is_empty() {
-            let mut stmt = tx.prepare_cached(INSERT_WARNING).at(path)?;
+            let mut stmt = conn.prepare_cached(INSERT_WARNING).at(path)?;
             for w in &work.warnings {
                 let n = stmt
                     .execute(params![
@@ -371,11 +399,17 @@ impl ShardDb {
             }
         }
         if !work.rejected.is_empty() {
-            let mut stmt = tx.prepare_cached(INSERT_REJECTED).at(path)?;
+            let mut stmt = conn.prepare_cached(INSERT_REJECTED).at(path)?;
             for r in work.rejected {
                 let line = i64::try_from(r.line).unwrap_or(i64::MAX);
                 let n = stmt
-                    .execute(params![r.source, line, r.reason.kind(), r.reason.to_string(), r.raw])
+                    .execute(params![
+                        r.source,
+                        line,
+                        r.reason.kind(),
+                        r.reason.to_string(),
+                        r.raw
+                    ])
                     .at(path)?;
                 summary.rejected += n as u64;
             }
@@ -422,11 +456,12 @@ impl ShardDb {
         self.conn.execute_batch(SCHEMA).at(&self.path)
     }
 
-    /// Sets the page cache size, MiB.
+    /// Sets the page cache size, MiB, freeing what a smaller cache no longer holds.
     pub fn set_cache_mib(&self, mib: u32) -> Result<(), StoreError> {
         self.conn
             .pragma_update(None, "cache_size", -(i64::from(mib) * 1024))
-            .at(&self.path)
+            .at(&self.path)?;
+        self.conn.release_memory().at(&self.path)
     }
 
     pub fn checkpoint_wal(&self) -> Result<(), StoreError> {
@@ -449,7 +484,8 @@ impl ShardDb {
             .prepare_cached("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
             .at(&self.path)?;
         let rows = stmt.query_map([], |r| r.get(0)).at(&self.path)?;
-        rows.collect::<rusqlite::Result<Vec<String>>>().at(&self.path)
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+            .at(&self.path)
     }
 
     // ---- queries ----
@@ -488,7 +524,10 @@ impl ShardDb {
 
     fn counts(&self, sql: &str, params: &[Value]) -> Result<Vec<(String, u64)>, StoreError> {
         self.query_values(sql, params, |r| {
-            Ok((r.get::<_, String>(0)?, u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0)))
+            Ok((
+                r.get::<_, String>(0)?,
+                u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+            ))
         })
     }
 
@@ -502,27 +541,63 @@ impl ShardDb {
         self.query_u64(&sql, &filter.params)
     }
 
+    /// Runs a query over `passes` that orders by time, walking the gcsj
+    /// index when `by_time` and the index exists (bulk mode drops it).
+    fn ordered<T>(
+        &self,
+        by_time: bool,
+        run: impl Fn(&str) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if !by_time {
+            return run("");
+        }
+        match run(" INDEXED BY idx_passes_gcsj") {
+            Err(StoreError::Sqlite { source, .. })
+                if source.to_string().contains("no such index") =>
+            {
+                run("")
+            }
+            other => other,
+        }
+    }
+
     /// (gcsj, gcxh) of the first `limit` matching passes, newest first.
-    pub fn pass_keys(&self, filter: &Filter, limit: u64) -> Result<Vec<(String, String)>, StoreError> {
-        let sql = format!(
-            "SELECT gcsj, gcxh FROM passes{} ORDER BY gcsj DESC, gcxh DESC LIMIT ?",
-            filter.where_sql
-        );
+    /// `by_time`: see [`Filter::walk_time_index`].
+    pub fn pass_keys(
+        &self,
+        filter: &Filter,
+        limit: u64,
+        by_time: bool,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         let mut params = filter.params.clone();
         params.push(Value::Integer(clamp_i64(limit)));
-        self.query_values(&sql, &params, |r| Ok((r.get(0)?, r.get(1)?)))
+        self.ordered(by_time, |hint| {
+            let sql = format!(
+                "SELECT gcsj, gcxh FROM passes{hint}{} ORDER BY gcsj DESC, gcxh DESC LIMIT ?",
+                filter.where_sql
+            );
+            self.query_values(&sql, &params, |r| Ok((r.get(0)?, r.get(1)?)))
+        })
     }
 
     /// Matching passes newest first, `limit` from `offset`.
-    pub fn pass_page(&self, filter: &Filter, limit: u64, offset: u64) -> Result<Vec<Pass>, StoreError> {
-        let sql = format!(
-            "SELECT {PASS_COLUMNS} FROM passes{} ORDER BY gcsj DESC, gcxh DESC LIMIT ? OFFSET ?",
-            filter.where_sql
-        );
+    pub fn pass_page(
+        &self,
+        filter: &Filter,
+        limit: u64,
+        offset: u64,
+        by_time: bool,
+    ) -> Result<Vec<Pass>, StoreError> {
         let mut params = filter.params.clone();
         params.push(Value::Integer(clamp_i64(limit)));
         params.push(Value::Integer(clamp_i64(offset)));
-        self.passes(&sql, &params)
+        self.ordered(by_time, |hint| {
+            let sql = format!(
+                "SELECT {PASS_COLUMNS} FROM passes{hint}{} ORDER BY gcsj DESC, gcxh DESC LIMIT ? OFFSET ?",
+                filter.where_sql
+            );
+            self.passes(&sql, &params)
+        })
     }
 
     pub fn pass_by_id(&self, id: &str) -> Result<Option<Pass>, StoreError> {
@@ -610,7 +685,8 @@ impl ShardDb {
                 w.first.time = self.time(&first)?;
                 w.second.time = self.time(&second)?;
                 w.detected_at = self.time(&detected)?;
-                w.rule = Rule::parse(&rule).ok_or_else(|| self.corrupt(format!("rule {rule:?}")))?;
+                w.rule =
+                    Rule::parse(&rule).ok_or_else(|| self.corrupt(format!("rule {rule:?}")))?;
                 Ok(w)
             })
             .collect()
@@ -624,12 +700,24 @@ impl ShardDb {
         self.counts("SELECT province, n FROM rollup_province", &[])
     }
 
+    pub fn province_count(&self, province: &str) -> Result<u64, StoreError> {
+        self.query_u64(
+            "SELECT coalesce(sum(n), 0) FROM rollup_province WHERE province = ?",
+            &[Value::Text(province.to_owned())],
+        )
+    }
+
     pub fn vehicle_type_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
         self.counts("SELECT vehicle_type_name, n FROM rollup_vehicle_type", &[])
     }
 
     /// (hour, count) on the day `day` ('YYYY-MM-DD'), at one checkpoint or all.
-    pub fn hours(&self, day: &str, next_day: &str, checkpoint: Option<&str>) -> Result<Vec<(u64, u64)>, StoreError> {
+    pub fn hours(
+        &self,
+        day: &str,
+        next_day: &str,
+        checkpoint: Option<&str>,
+    ) -> Result<Vec<(u64, u64)>, StoreError> {
         let map = |r: &Row<'_>| -> rusqlite::Result<(u64, u64)> {
             Ok((
                 u64::try_from(r.get::<_, i64>(0)?).unwrap_or(u64::MAX),
@@ -667,7 +755,10 @@ impl ShardDb {
     }
 
     pub fn rejected_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        self.counts("SELECT reason_kind, count(*) FROM rejected GROUP BY reason_kind", &[])
+        self.counts(
+            "SELECT reason_kind, count(*) FROM rejected GROUP BY reason_kind",
+            &[],
+        )
     }
 
     pub fn rejected_total(&self) -> Result<u64, StoreError> {
@@ -713,18 +804,19 @@ fn clamp_i64(n: u64) -> i64 {
 }
 
 /// Adds a delta to the rollup tables inside the caller's transaction.
-fn add_rollups(tx: &Connection, delta: &RollupDelta, path: &Path) -> Result<(), StoreError> {
+fn add_rollups(conn: &Connection, delta: &RollupDelta, path: &Path) -> Result<(), StoreError> {
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     {
-        let mut stmt = tx.prepare_cached(UPSERT_MINUTE).at(path)?;
+        let mut stmt = conn.prepare_cached(UPSERT_MINUTE).at(path)?;
         let mut minute = String::with_capacity(19);
         for (checkpoint, at, count) in delta.per_checkpoint_minute() {
             write_time(at, &mut minute);
-            stmt.execute(params![checkpoint, minute, n(count)]).at(path)?;
+            stmt.execute(params![checkpoint, minute, n(count)])
+                .at(path)?;
         }
     }
     {
-        let mut stmt = tx.prepare_cached(UPSERT_MINUTE_TOTAL).at(path)?;
+        let mut stmt = conn.prepare_cached(UPSERT_MINUTE_TOTAL).at(path)?;
         let mut minute = String::with_capacity(19);
         for (at, count) in delta.per_minute() {
             write_time(at, &mut minute);
@@ -732,25 +824,25 @@ fn add_rollups(tx: &Connection, delta: &RollupDelta, path: &Path) -> Result<(), 
         }
     }
     {
-        let mut stmt = tx.prepare_cached(UPSERT_CHECKPOINT_COUNT).at(path)?;
+        let mut stmt = conn.prepare_cached(UPSERT_CHECKPOINT_COUNT).at(path)?;
         for (checkpoint, count) in delta.per_checkpoint() {
             stmt.execute(params![checkpoint, n(count)]).at(path)?;
         }
     }
     {
-        let mut stmt = tx.prepare_cached(UPSERT_PROVINCE).at(path)?;
+        let mut stmt = conn.prepare_cached(UPSERT_PROVINCE).at(path)?;
         for (province, count) in delta.per_province() {
             stmt.execute(params![province, n(count)]).at(path)?;
         }
     }
     {
-        let mut stmt = tx.prepare_cached(UPSERT_VEHICLE_TYPE).at(path)?;
+        let mut stmt = conn.prepare_cached(UPSERT_VEHICLE_TYPE).at(path)?;
         for (vehicle_type, count) in delta.per_vehicle_type() {
             stmt.execute(params![vehicle_type, n(count)]).at(path)?;
         }
     }
     {
-        let mut stmt = tx.prepare_cached(UPSERT_HOUR).at(path)?;
+        let mut stmt = conn.prepare_cached(UPSERT_HOUR).at(path)?;
         for (date, hour, count) in delta.per_hour() {
             stmt.execute(params![super::codec::date_text(date), hour, n(count)])
                 .at(path)?;

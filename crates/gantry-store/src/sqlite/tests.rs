@@ -50,7 +50,10 @@ fn dataset(n: usize, seed: u64) -> Vec<Pass> {
     let base = at("2023-12-01 00:00:00");
     (0..n)
         .map(|_| {
-            let id = format!("{:018}", rng.random_range(100_000_000_000_000_000u64..1_000_000_000_000_000_000));
+            let id = format!(
+                "{:018}",
+                rng.random_range(100_000_000_000_000_000u64..1_000_000_000_000_000_000)
+            );
             let checkpoint = CHECKPOINTS[rng.random_range(0..CHECKPOINTS.len())];
             // Two days, coarse steps of 7 s: many passes share a second.
             let time = base + Duration::seconds(7 * rng.random_range(0..(2 * 86_400 / 7)));
@@ -201,7 +204,11 @@ fn reference(all: &[Pass], q: &PassQuery) -> (Vec<Pass>, u64) {
             },
         })
         .filter(|p| q.plate_type.as_ref().is_none_or(|t| &p.plate_type == t))
-        .filter(|p| q.province.as_ref().is_none_or(|v| p.derived().province == v))
+        .filter(|p| {
+            q.province
+                .as_ref()
+                .is_none_or(|v| p.derived().province == v)
+        })
         .filter(|p| q.start.is_none_or(|s| p.time >= s))
         .filter(|p| q.end.is_none_or(|e| p.time <= e))
         .collect();
@@ -269,7 +276,15 @@ fn queries() -> Vec<PassQuery> {
         },
     ];
     // Page deep into the unfiltered and a filtered answer, odd sizes.
-    for (page, size) in [(1, 7), (2, 7), (13, 7), (40, 50), (58, 50), (59, 50), (1000, 7)] {
+    for (page, size) in [
+        (1, 7),
+        (2, 7),
+        (13, 7),
+        (40, 50),
+        (58, 50),
+        (59, 50),
+        (1000, 7),
+    ] {
         qs.push(PassQuery {
             page,
             size,
@@ -355,7 +370,10 @@ fn fan_out_equals_a_single_database() {
     }
     one.write(&batch).unwrap();
     three.write(&batch).unwrap();
-    assert!(three.shard_counts().unwrap().iter().all(|&n| n > 0), "every shard used");
+    assert!(
+        three.shard_counts().unwrap().iter().all(|&n| n > 0),
+        "every shard used"
+    );
 
     assert_eq!(snapshot(&one), snapshot(&three));
     for q in queries() {
@@ -367,7 +385,10 @@ fn fan_out_equals_a_single_database() {
         assert_eq!(a.items, items, "{q:?}");
     }
     for k in [1, 3, 12, 100] {
-        assert_eq!(one.top_checkpoints(k).unwrap(), three.top_checkpoints(k).unwrap());
+        assert_eq!(
+            one.top_checkpoints(k).unwrap(),
+            three.top_checkpoints(k).unwrap()
+        );
     }
     assert_eq!(three.top_checkpoints(3).unwrap().len(), 3);
     for (page, size) in [(1, 3), (2, 3), (5, 4), (100, 4)] {
@@ -377,13 +398,19 @@ fn fan_out_equals_a_single_database() {
                 page,
                 size,
             };
-            assert_eq!(one.warnings(&q).unwrap(), three.warnings(&q).unwrap(), "{q:?}");
+            assert_eq!(
+                one.warnings(&q).unwrap(),
+                three.warnings(&q).unwrap(),
+                "{q:?}"
+            );
         }
     }
     let since = at("2023-12-02 20:00:00");
     let recent = three.recent_passes(since).unwrap();
     assert_eq!(recent, one.recent_passes(since).unwrap());
-    assert!(recent.windows(2).all(|w| (w[0].time, &w[0].id) < (w[1].time, &w[1].id)));
+    assert!(recent
+        .windows(2)
+        .all(|w| (w[0].time, &w[0].id) < (w[1].time, &w[1].id)));
     assert!(recent.iter().all(|p| p.time >= since));
     assert_eq!(
         recent.len() as u64,
@@ -414,13 +441,17 @@ fn rollups_match_the_rows() {
         assert_eq!(n, expected, "hour {hour}");
     }
     let minute = at("2023-12-01 08:00:00");
-    let per_minute = store.passes_per_minute(minute..minute + Duration::minutes(3)).unwrap();
+    let per_minute = store
+        .passes_per_minute(minute..minute + Duration::minutes(3))
+        .unwrap();
     let expected = passes
         .iter()
         .filter(|p| p.time >= minute && p.time < minute + Duration::minutes(3))
         .count() as u64;
     assert_eq!(per_minute.iter().map(|m| m.1).sum::<u64>(), expected);
-    assert!(per_minute.iter().all(|&(m, _)| m >= minute && m < minute + Duration::minutes(3)));
+    assert!(per_minute
+        .iter()
+        .all(|&(m, _)| m >= minute && m < minute + Duration::minutes(3)));
     let top = store.top_checkpoints(1).unwrap();
     let busiest = passes.iter().filter(|p| p.checkpoint == top[0].0).count() as u64;
     assert_eq!(top[0].1, busiest);
@@ -442,8 +473,11 @@ fn rows_land_on_the_router_shard() {
 
     let router = ShardRouter::mycat(3);
     for (i, &count) in counts.iter().enumerate() {
-        let conn = rusqlite::Connection::open(tmp.path().join(format!("shard-{i}.sqlite"))).unwrap();
-        let n: u64 = conn.query_row("SELECT count(*) FROM passes", [], |r| r.get(0)).unwrap();
+        let conn =
+            rusqlite::Connection::open(tmp.path().join(format!("shard-{i}.sqlite"))).unwrap();
+        let n: u64 = conn
+            .query_row("SELECT count(*) FROM passes", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, count, "shard {i}");
         let mut stmt = conn.prepare("SELECT DISTINCT kkmc FROM passes").unwrap();
         let names: Vec<String> = stmt
@@ -464,7 +498,9 @@ fn rows_land_on_the_router_shard() {
         for k in names {
             assert_eq!(router.shard_of(&k), i, "warning at {k}");
         }
-        let rejected: u64 = conn.query_row("SELECT count(*) FROM rejected", [], |r| r.get(0)).unwrap();
+        let rejected: u64 = conn
+            .query_row("SELECT count(*) FROM rejected", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(rejected, if i == 0 { 2 } else { 0 });
     }
 }
@@ -476,12 +512,23 @@ fn reopening_with_another_shard_count_is_an_error() {
     let err = SqliteStore::open(tmp.path(), 3).unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("data dir {} holds 2 shards, 3 were asked for", tmp.path().display())
+        format!(
+            "data dir {} holds 2 shards, 3 were asked for",
+            tmp.path().display()
+        )
     );
-    assert!(matches!(SqliteStore::open(tmp.path(), 0), Err(StoreError::NoShards)));
+    assert!(matches!(
+        SqliteStore::open(tmp.path(), 0),
+        Err(StoreError::NoShards)
+    ));
     // The same count is fine, and a reader finds the count itself.
     open(tmp.path(), 2);
-    assert_eq!(SqliteStore::open_readonly(tmp.path()).unwrap().shard_count(), 2);
+    assert_eq!(
+        SqliteStore::open_readonly(tmp.path())
+            .unwrap()
+            .shard_count(),
+        2
+    );
 }
 
 #[test]
@@ -509,7 +556,11 @@ fn a_shard_file_from_another_layout_is_refused() {
     // Put a's shard 1 in b's place of shard 0.
     std::fs::copy(a.join("shard-1.sqlite"), b.join("shard-0.sqlite")).unwrap();
     let err = SqliteStore::open(&b, 2).unwrap_err();
-    assert!(err.to_string().contains("shard 1 of 2, expected shard 0 of 2"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("shard 1 of 2, expected shard 0 of 2"),
+        "{err}"
+    );
 }
 
 fn index_names(store: &SqliteStore) -> Vec<Vec<String>> {
@@ -524,7 +575,10 @@ fn bulk_mode_gives_the_same_results_and_restores_indexes() {
     let mut bulk = open(tmp_bulk.path(), 2);
     let all_indexes = index_names(&normal);
     for name in BULK_INDEXES {
-        assert!(all_indexes.iter().all(|s| s.iter().any(|n| n == name)), "{name}");
+        assert!(
+            all_indexes.iter().all(|s| s.iter().any(|n| n == name)),
+            "{name}"
+        );
     }
     let passes = dataset(2_000, 5);
     let batch = batch_of(&passes);
@@ -532,9 +586,17 @@ fn bulk_mode_gives_the_same_results_and_restores_indexes() {
     bulk.begin_bulk().unwrap();
     assert!(bulk.is_bulk());
     for names in index_names(&bulk) {
-        assert!(BULK_INDEXES.iter().all(|b| !names.iter().any(|n| n == b)), "{names:?}");
+        assert!(
+            BULK_INDEXES.iter().all(|b| !names.iter().any(|n| n == b)),
+            "{names:?}"
+        );
         // The gcxh key stays.
-        assert!(names.iter().any(|n| n.starts_with("sqlite_autoindex_passes")), "{names:?}");
+        assert!(
+            names
+                .iter()
+                .any(|n| n.starts_with("sqlite_autoindex_passes")),
+            "{names:?}"
+        );
     }
     for chunk in passes.chunks(300) {
         let b = Batch {
@@ -554,7 +616,11 @@ fn bulk_mode_gives_the_same_results_and_restores_indexes() {
     assert!(!bulk.is_bulk());
     assert_eq!(index_names(&bulk), all_indexes);
     for q in queries() {
-        assert_eq!(normal.query_passes(&q).unwrap(), bulk.query_passes(&q).unwrap(), "{q:?}");
+        assert_eq!(
+            normal.query_passes(&q).unwrap(),
+            bulk.query_passes(&q).unwrap(),
+            "{q:?}"
+        );
     }
     assert_eq!(snapshot(&normal), snapshot(&bulk));
 
@@ -634,11 +700,19 @@ fn filter_values_are_plain_data() {
         .unwrap();
     assert_eq!(w.total, 0);
     assert_eq!(
-        store.flow_by_hour(NaiveDate::from_ymd_opt(2023, 12, 1).unwrap(), Some(evil)).unwrap(),
+        store
+            .flow_by_hour(NaiveDate::from_ymd_opt(2023, 12, 1).unwrap(), Some(evil))
+            .unwrap(),
         [0; 24]
     );
     // And stored as data: a pass whose fields hold SQL is read back as is.
-    let odd = pass(evil, evil, "2023-12-01 08:00:00", "川A'; DROP TABLE passes; --", evil);
+    let odd = pass(
+        evil,
+        evil,
+        "2023-12-01 08:00:00",
+        "川A'; DROP TABLE passes; --",
+        evil,
+    );
     store
         .write(&Batch {
             passes: vec![odd.clone()],
@@ -660,7 +734,13 @@ fn rejected_rows_are_kept_with_reason_and_line() {
     let tmp = TempDir::new().unwrap();
     let mut store = open(tmp.path(), 2);
     let rejected = vec![
-        rejection(2, RejectReason::FieldCount { found: 3, expected: "8 or 11" }),
+        rejection(
+            2,
+            RejectReason::FieldCount {
+                found: 3,
+                expected: "8 or 11",
+            },
+        ),
         rejection(7, RejectReason::BadTime("yesterday".into())),
         rejection(8, RejectReason::BadTime("soon".into())),
         Rejection {
@@ -689,8 +769,20 @@ fn rejected_rows_are_kept_with_reason_and_line() {
     assert_eq!(page.items.len(), 3);
     let first = &page.items[0];
     assert_eq!(
-        (first.source.as_str(), first.line, first.kind.as_str(), first.reason.as_str(), first.raw.as_str()),
-        ("data/passes.csv", 2, "field_count", "3 fields, expected 8 or 11", "raw,row,2")
+        (
+            first.source.as_str(),
+            first.line,
+            first.kind.as_str(),
+            first.reason.as_str(),
+            first.raw.as_str()
+        ),
+        (
+            "data/passes.csv",
+            2,
+            "field_count",
+            "3 fields, expected 8 or 11",
+            "raw,row,2"
+        )
     );
     let last = store.rejected(2, 3).unwrap();
     assert_eq!(last.items.len(), 1);
@@ -703,9 +795,27 @@ fn rejected_rows_are_kept_with_reason_and_line() {
 fn warnings_round_trip_every_field() {
     let tmp = TempDir::new().unwrap();
     let mut store = open(tmp.path(), 3);
-    let a = pass("100", CHECKPOINTS[0], "2023-12-01 08:00:00", "川A12345", "02");
-    let b = pass("200", CHECKPOINTS[5], "2023-12-01 08:00:00", "川A12345", "02");
-    let c = pass("300", CHECKPOINTS[9], "2023-12-01 08:03:20", "川A12345", "02");
+    let a = pass(
+        "100",
+        CHECKPOINTS[0],
+        "2023-12-01 08:00:00",
+        "川A12345",
+        "02",
+    );
+    let b = pass(
+        "200",
+        CHECKPOINTS[5],
+        "2023-12-01 08:00:00",
+        "川A12345",
+        "02",
+    );
+    let c = pass(
+        "300",
+        CHECKPOINTS[9],
+        "2023-12-01 08:03:20",
+        "川A12345",
+        "02",
+    );
     let mut w1 = warning(&a, &b, "2023-12-01 08:00:05");
     w1.rule = Rule::Simultaneous;
     w1.distance_km = Some(270.123_456_789);
@@ -730,7 +840,10 @@ fn warnings_round_trip_every_field() {
     // Second sighting time desc, then id.
     let (mut later, earlier) = (vec![w2.clone(), w3.clone()], w1.clone());
     later.sort_by(|x, y| x.id.cmp(&y.id));
-    assert_eq!(page.items, vec![later[0].clone(), later[1].clone(), earlier]);
+    assert_eq!(
+        page.items,
+        vec![later[0].clone(), later[1].clone(), earlier]
+    );
     let mine = store
         .warnings(&WarningQuery {
             plate: Some("渝B99999".into()),
@@ -749,7 +862,10 @@ fn checkpoints_are_a_global_table() {
     dir.upsert(Checkpoint {
         name: "成都东".into(),
         code: "K001".into(),
-        location: Some(GeoPoint { lon: 104.123456, lat: 30.654321 }),
+        location: Some(GeoPoint {
+            lon: 104.123456,
+            lat: 30.654321,
+        }),
     });
     dir.upsert(Checkpoint {
         name: "无坐标".into(),
@@ -761,16 +877,25 @@ fn checkpoints_are_a_global_table() {
     changed.upsert(Checkpoint {
         name: "无坐标".into(),
         code: "K002".into(),
-        location: Some(GeoPoint { lon: 1.5, lat: -2.5 }),
+        location: Some(GeoPoint {
+            lon: 1.5,
+            lat: -2.5,
+        }),
     });
     store.upsert_checkpoints(&changed).unwrap();
     dir.upsert(changed.get(0).clone());
     let back = store.checkpoints().unwrap();
-    assert_eq!(back.iter().collect::<Vec<_>>(), dir.iter().collect::<Vec<_>>());
+    assert_eq!(
+        back.iter().collect::<Vec<_>>(),
+        dir.iter().collect::<Vec<_>>()
+    );
     store.close().unwrap();
     for i in 0..3 {
-        let conn = rusqlite::Connection::open(tmp.path().join(format!("shard-{i}.sqlite"))).unwrap();
-        let n: u32 = conn.query_row("SELECT count(*) FROM checkpoints", [], |r| r.get(0)).unwrap();
+        let conn =
+            rusqlite::Connection::open(tmp.path().join(format!("shard-{i}.sqlite"))).unwrap();
+        let n: u32 = conn
+            .query_row("SELECT count(*) FROM checkpoints", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 2, "shard {i}");
     }
 }
@@ -799,7 +924,10 @@ fn a_reader_sees_what_the_writer_commits() {
         reader.query_passes(&PassQuery::default()).unwrap(),
         writer.query_passes(&PassQuery::default()).unwrap()
     );
-    assert!(matches!(reader.write(&Batch::default()), Err(StoreError::ReadOnly)));
+    assert!(matches!(
+        reader.write(&Batch::default()),
+        Err(StoreError::ReadOnly)
+    ));
     assert!(matches!(reader.begin_bulk(), Err(StoreError::ReadOnly)));
     // A reader thread alongside a writing thread.
     let more = dataset(2_000, 44);
@@ -833,18 +961,28 @@ fn bad_pages_and_closed_stores_are_errors() {
         page: 0,
         ..Default::default()
     };
-    assert!(matches!(store.query_passes(&q), Err(StoreError::InvalidQuery(_))));
+    assert!(matches!(
+        store.query_passes(&q),
+        Err(StoreError::InvalidQuery(_))
+    ));
     let q = PassQuery {
         size: crate::MAX_PAGE_SIZE + 1,
         ..Default::default()
     };
-    assert!(matches!(store.query_passes(&q), Err(StoreError::InvalidQuery(_))));
+    assert!(matches!(
+        store.query_passes(&q),
+        Err(StoreError::InvalidQuery(_))
+    ));
     let q = PassQuery {
         page: 1_000_000,
         size: 100,
         ..Default::default()
     };
-    assert!(store.query_passes(&q).unwrap_err().to_string().contains("narrow the filters"));
+    assert!(store
+        .query_passes(&q)
+        .unwrap_err()
+        .to_string()
+        .contains("narrow the filters"));
     let empty = store
         .query_passes(&PassQuery {
             size: 0,
@@ -855,7 +993,10 @@ fn bad_pages_and_closed_stores_are_errors() {
     store.close().unwrap();
     store.close().unwrap();
     assert!(matches!(store.count_passes(), Err(StoreError::Closed)));
-    assert!(matches!(store.write(&Batch::default()), Err(StoreError::Closed)));
+    assert!(matches!(
+        store.write(&Batch::default()),
+        Err(StoreError::Closed)
+    ));
 }
 
 #[test]
@@ -876,4 +1017,41 @@ fn the_store_is_usable_as_a_trait_object() {
     let page = store.query_passes(&PassQuery::default()).unwrap();
     assert_eq!(page.items[0].plate, "粤B12345");
     store.close().unwrap();
+}
+
+#[test]
+fn bulk_writes_reach_readers_at_flush_and_end_bulk() {
+    let tmp = TempDir::new().unwrap();
+    let mut writer = open(tmp.path(), 2);
+    let reader = SqliteStore::open_readonly(tmp.path()).unwrap();
+    let passes = dataset(600, 8);
+    writer.begin_bulk().unwrap();
+    let write = |store: &mut SqliteStore, part: &[Pass]| {
+        store
+            .write(&Batch {
+                passes: part.to_vec(),
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    write(&mut writer, &passes[..200]);
+    // The writer sees its own open bulk transaction; other connections do not yet.
+    assert_eq!(writer.count_passes().unwrap(), 200);
+    assert_eq!(reader.count_passes().unwrap(), 0);
+    writer.flush().unwrap();
+    assert_eq!(reader.count_passes().unwrap(), 200);
+    write(&mut writer, &passes[200..400]);
+    // Checkpoints commit what is pending first.
+    writer
+        .upsert_checkpoints(&CheckpointDirectory::new())
+        .unwrap();
+    assert_eq!(reader.count_passes().unwrap(), 400);
+    write(&mut writer, &passes[400..]);
+    assert_eq!(write(&mut writer, &passes).inserted, 0);
+    writer.end_bulk().unwrap();
+    assert_eq!(reader.count_passes().unwrap(), 600);
+    assert_eq!(
+        reader.query_passes(&PassQuery::default()).unwrap(),
+        writer.query_passes(&PassQuery::default()).unwrap()
+    );
 }

@@ -9,6 +9,7 @@ use gantry_core::{Detector, DetectorConfig};
 use gantry_sim::{SimConfig, Simulator};
 use gantry_store::SqliteStore;
 
+use crate::api::{Cors, Feed, LiveStore, Mode, Server, ServerConfig};
 use crate::cli::DemoArgs;
 use crate::clock::china_now_seconds;
 use crate::pipeline::{Pipeline, BATCH};
@@ -21,6 +22,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     if !(args.rate.is_finite() && args.rate > 0.0) {
         bail!("--rate must be a positive number of records per second");
     }
+    if args.lateness < 0 {
+        bail!("--lateness must not be negative");
+    }
+    let cors = Cors::from_args(&args.http.cors_origins)?;
     let data_dir = data_dir(args.data_dir)?;
     let shards = usize::from(args.shards);
     let mut store = SqliteStore::open(&data_dir, shards)
@@ -41,7 +46,23 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         data_dir.display()
     );
     println!("Ctrl-C stops it cleanly.");
-    let detector = Detector::new(DetectorConfig::default(), checkpoints);
+    let config = DetectorConfig {
+        lateness_s: args.lateness,
+        ..DetectorConfig::default()
+    };
+    let feed = Feed::new();
+    let server = Server::start(ServerConfig {
+        bind: args.http.bind,
+        port: args.http.port,
+        cors,
+        mode: Mode::Demo,
+        readers: super::serve::open_readers(&data_dir, None)?,
+        feed: feed.clone(),
+        detector: config.clone(),
+    })?;
+    println!("API at {}", server.url());
+    let detector = Detector::new(config, checkpoints);
+    let store = LiveStore::new(Box::new(store), feed);
     let mut pipeline = Pipeline::new(detector, Box::new(store), BATCH);
     let stop = super::stop_flag()?;
     let deadline = args
@@ -65,6 +86,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     let (summary, mut store) = pipeline.finish()?;
     store.close().context("cannot close the store")?;
+    server.stop()?;
     let w = summary.written;
     println!(
         "stopped: {} passes stored, {} duplicates, {} warnings; data in {}",

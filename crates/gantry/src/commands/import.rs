@@ -12,6 +12,10 @@ use crate::cli::ImportArgs;
 use crate::pipeline::{Pipeline, Summary, BATCH};
 use crate::sources::file;
 
+/// Inputs at least this large (about half a million records) are bulk
+/// loaded: secondary indexes are dropped during the load and rebuilt after.
+const BULK_BYTES: u64 = 64 << 20;
+
 pub fn run(args: ImportArgs) -> anyhow::Result<()> {
     let config = super::detector_config(&args.detector)?;
     for path in &args.files {
@@ -32,6 +36,10 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
             .context("cannot store checkpoints")?;
     }
     let total_bytes: u64 = args.files.iter().filter_map(|p| file::size_of(p)).sum();
+    if total_bytes >= BULK_BYTES {
+        // Load first, index after, as databases' own loaders do.
+        store.begin_bulk().context("cannot start a bulk load")?;
+    }
     let progress = progress_bar(total_bytes);
     let started = Instant::now();
     let mut pipeline = Pipeline::new(Detector::new(config, checkpoints), store, BATCH);
@@ -43,7 +51,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         pipeline.checkpoint()?;
     }
     let (summary, mut store) = pipeline.finish()?;
-    store.close().context("cannot close the store")?;
+    store.close().context("cannot close the store (rebuilding indexes)")?;
     progress.finish_and_clear();
     print_summary(&summary, started.elapsed().as_secs_f64());
     Ok(())

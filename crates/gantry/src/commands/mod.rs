@@ -3,6 +3,7 @@
 mod demo;
 mod detect;
 mod import;
+mod serve;
 mod shard_of;
 mod simulate;
 mod warnings;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Detect(args) => detect::run(args),
         Command::ShardOf(args) => shard_of::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }
 

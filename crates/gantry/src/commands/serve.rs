@@ -1,0 +1,70 @@
+//! `gantry serve`: the HTTP API over an existing store, until Ctrl-C.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use gantry_core::DetectorConfig;
+use gantry_store::{SqliteStore, Store};
+
+use crate::api::{Cors, Feed, Mode, Server, ServerConfig};
+use crate::cli::ServeArgs;
+
+/// Read connections: queries that can run at once.
+const READERS: usize = 2;
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let dir = &args.data_dir;
+    if !dir.is_dir() {
+        bail!(
+            "data dir {} does not exist: import or run the demo first",
+            dir.display()
+        );
+    }
+    let cors = Cors::from_args(&args.http.cors_origins)?;
+    let readers = open_readers(dir, args.shards)?;
+    let shards = readers[0].shard_counts().map(|c| c.len()).unwrap_or(0);
+    let stop = super::stop_flag()?;
+    let server = Server::start(ServerConfig {
+        bind: args.http.bind,
+        port: args.http.port,
+        cors,
+        mode: Mode::Serve,
+        readers,
+        feed: Feed::new(),
+        detector: DetectorConfig::default(),
+    })?;
+    println!(
+        "gantry serve: {} over {} ({shards} shards)",
+        server.url(),
+        dir.display()
+    );
+    println!("Ctrl-C stops it.");
+    while !stop.load(Ordering::SeqCst) && server.is_running() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.stop()
+}
+
+/// Read-only connections to the store in `dir`, checked against `--shards`.
+pub fn open_readers(
+    dir: &std::path::Path,
+    shards: Option<u16>,
+) -> anyhow::Result<Vec<Box<dyn Store>>> {
+    (0..READERS)
+        .map(|_| {
+            let store = SqliteStore::open_readonly(dir)
+                .with_context(|| format!("cannot open the store in {}", dir.display()))?;
+            if let Some(asked) = shards {
+                if store.shard_count() != usize::from(asked) {
+                    bail!(
+                        "data dir {} holds {} shards, --shards says {asked}",
+                        dir.display(),
+                        store.shard_count()
+                    );
+                }
+            }
+            Ok(Box::new(store) as Box<dyn Store>)
+        })
+        .collect()
+}
