@@ -124,7 +124,11 @@ impl SqliteStore {
         Self::open_with(data_dir, shards, SqliteOptions::default())
     }
 
-    pub fn open_with(data_dir: &Path, shards: usize, options: SqliteOptions) -> Result<Self, StoreError> {
+    pub fn open_with(
+        data_dir: &Path,
+        shards: usize,
+        options: SqliteOptions,
+    ) -> Result<Self, StoreError> {
         if shards == 0 {
             return Err(StoreError::NoShards);
         }
@@ -145,8 +149,9 @@ impl SqliteStore {
                 if shard_path(data_dir, 0).exists() {
                     return Err(StoreError::BadMetadata {
                         path: data_dir.join(META_FILE),
-                        message: "missing, but the dir holds shard files; restore it or use another dir"
-                            .into(),
+                        message:
+                            "missing, but the dir holds shard files; restore it or use another dir"
+                                .into(),
                     });
                 }
                 write_meta(data_dir, shards)?;
@@ -284,9 +289,13 @@ impl SqliteStore {
 
     fn write_batch(&mut self, batch: &Batch) -> Result<WriteSummary, StoreError> {
         self.writable()?;
-        let mut work: Vec<ShardWork<'_>> = (0..self.shards.len()).map(|_| ShardWork::default()).collect();
+        let mut work: Vec<ShardWork<'_>> = (0..self.shards.len())
+            .map(|_| ShardWork::default())
+            .collect();
         for pass in &batch.passes {
-            work[self.router.shard_of(&pass.checkpoint)].passes.push(pass);
+            work[self.router.shard_of(&pass.checkpoint)]
+                .passes
+                .push(pass);
         }
         for warning in &batch.warnings {
             work[self.router.shard_of(&warning.second.checkpoint)]
@@ -305,7 +314,11 @@ impl SqliteStore {
                 .collect()
         } else {
             std::thread::scope(|scope| {
-                let mut jobs = self.shards.iter_mut().zip(&work).filter(|(_, w)| !w.is_empty());
+                let mut jobs = self
+                    .shards
+                    .iter_mut()
+                    .zip(&work)
+                    .filter(|(_, w)| !w.is_empty());
                 // This thread writes one shard itself; the others get a thread each.
                 let (own_db, own_work) = jobs.next().expect("busy > 1");
                 let handles: Vec<_> = jobs
@@ -371,10 +384,16 @@ fn on_every_shard<T: Send>(
     }
     std::thread::scope(|scope| {
         let f = &f;
-        let handles: Vec<_> = shards.iter_mut().map(|db| scope.spawn(move || f(db))).collect();
+        let handles: Vec<_> = shards
+            .iter_mut()
+            .map(|db| scope.spawn(move || f(db)))
+            .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     })
 }
@@ -405,7 +424,9 @@ fn read_meta(dir: &Path) -> Result<Option<usize>, StoreError> {
         };
         match (key.trim(), value.trim()) {
             ("engine", "sqlite") | ("format", "1") => {}
-            ("engine", other) => return Err(bad(format!("written by engine {other:?}, not sqlite"))),
+            ("engine", other) => {
+                return Err(bad(format!("written by engine {other:?}, not sqlite")))
+            }
             ("format", other) => return Err(bad(format!("unknown format {other:?}"))),
             ("shards", n) => match n.parse::<usize>() {
                 Ok(n) if n > 0 => shards = Some(n),
@@ -505,7 +526,9 @@ impl Store for SqliteStore {
 
     fn upsert_checkpoints(&mut self, checkpoints: &CheckpointDirectory) -> Result<(), StoreError> {
         self.writable()?;
-        let results = on_every_shard(&mut self.shards, |db| db.upsert_checkpoints(checkpoints.iter()));
+        let results = on_every_shard(&mut self.shards, |db| {
+            db.upsert_checkpoints(checkpoints.iter())
+        });
         results.into_iter().collect()
     }
 
@@ -566,9 +589,11 @@ impl Store for SqliteStore {
                     Ok(keys.into_iter().map(|(t, id)| (t, id, i)).collect())
                 })
                 .collect::<Result<Vec<Vec<_>>, StoreError>>()?;
-            let merged = merge_sorted(lists, usize::try_from(depth).unwrap_or(usize::MAX), |a, b| {
-                (&b.0, &b.1).cmp(&(&a.0, &a.1))
-            });
+            let merged = merge_sorted(
+                lists,
+                usize::try_from(depth).unwrap_or(usize::MAX),
+                |a, b| (&b.0, &b.1).cmp(&(&a.0, &a.1)),
+            );
             page_of(merged, query.page, query.size)
                 .into_iter()
                 .filter_map(|(_, id, i)| shards[i].pass_by_id(&id).transpose())
@@ -598,9 +623,16 @@ impl Store for SqliteStore {
                 .iter()
                 .map(|db| db.warnings(plate, depth))
                 .collect::<Result<Vec<_>, _>>()?;
-            let merged = merge_sorted(lists, usize::try_from(depth).unwrap_or(usize::MAX), |a, b| {
-                b.second.time.cmp(&a.second.time).then_with(|| a.id.cmp(&b.id))
-            });
+            let merged = merge_sorted(
+                lists,
+                usize::try_from(depth).unwrap_or(usize::MAX),
+                |a, b| {
+                    b.second
+                        .time
+                        .cmp(&a.second.time)
+                        .then_with(|| a.id.cmp(&b.id))
+                },
+            );
             page_of(merged, query.page, query.size)
         };
         Ok(Page {
@@ -621,9 +653,16 @@ impl Store for SqliteStore {
         Ok(top)
     }
 
-    fn flow_by_hour(&self, date: NaiveDate, checkpoint: Option<&str>) -> Result<[u64; 24], StoreError> {
+    fn flow_by_hour(
+        &self,
+        date: NaiveDate,
+        checkpoint: Option<&str>,
+    ) -> Result<[u64; 24], StoreError> {
         let day = date_text(date);
-        let next = date.succ_opt().map(date_text).unwrap_or_else(|| "9999-99-99".into());
+        let next = date
+            .succ_opt()
+            .map(date_text)
+            .unwrap_or_else(|| "9999-99-99".into());
         let mut hours = [0u64; 24];
         for db in self.live()? {
             for (hour, n) in db.hours(&day, &next, checkpoint)? {
@@ -643,7 +682,10 @@ impl Store for SqliteStore {
         sum_counts_of(self.live()?, ShardDb::vehicle_type_counts)
     }
 
-    fn passes_per_minute(&self, range: Range<NaiveDateTime>) -> Result<Vec<(NaiveDateTime, u64)>, StoreError> {
+    fn passes_per_minute(
+        &self,
+        range: Range<NaiveDateTime>,
+    ) -> Result<Vec<(NaiveDateTime, u64)>, StoreError> {
         let (start, end) = (time_text(range.start), time_text(range.end));
         let mut minutes = std::collections::BTreeMap::new();
         for db in self.live()? {

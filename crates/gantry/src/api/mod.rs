@@ -173,8 +173,13 @@ impl Server {
         if config.readers.is_empty() {
             bail!("the API needs a store to read");
         }
-        let listener = std::net::TcpListener::bind((config.bind, config.port))
-            .with_context(|| format!("cannot listen on {}:{}", config.bind, config.port))?;
+        let listener =
+            std::net::TcpListener::bind((config.bind, config.port)).with_context(|| {
+                format!(
+                    "cannot listen on {}:{} (in use? --port 0 picks a free port)",
+                    config.bind, config.port
+                )
+            })?;
         listener
             .set_nonblocking(true)
             .context("cannot configure the listening socket")?;

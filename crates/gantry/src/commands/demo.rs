@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use gantry_core::{Detector, DetectorConfig};
 use gantry_sim::{SimConfig, Simulator};
-use gantry_store::SqliteStore;
+use gantry_store::{SqliteStore, Store};
 
 use crate::api::{Cors, Feed, LiveStore, Mode, Server, ServerConfig};
 use crate::cli::DemoArgs;
@@ -37,7 +37,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         ..SimConfig::for_rate(args.rate)
     });
     let checkpoints = sim.network().checkpoints();
-    gantry_store::Store::upsert_checkpoints(&mut store, &checkpoints)
+    store
+        .upsert_checkpoints(&checkpoints)
         .context("cannot store checkpoints")?;
     println!(
         "gantry demo: {} checkpoints, {} shards, data in {}",
@@ -61,7 +62,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         detector: config.clone(),
     })?;
     println!("API at {}", server.url());
-    let detector = Detector::new(config, checkpoints);
+    let mut detector = Detector::new(config, checkpoints);
+    restore(&mut detector, &mut store)?;
     let store = LiveStore::new(Box::new(store), feed);
     let mut pipeline = Pipeline::new(detector, Box::new(store), BATCH);
     let stop = super::stop_flag()?;
@@ -94,6 +96,35 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         w.duplicates,
         w.warnings_inserted,
         data_dir.display()
+    );
+    Ok(())
+}
+
+/// After a restart on the same data dir, replays the passes of the last
+/// horizon through the detector so plates seen before the restart are still
+/// compared. Warnings it raises again are written idempotently (same ids).
+fn restore(detector: &mut Detector, store: &mut SqliteStore) -> anyhow::Result<()> {
+    let horizon = chrono::Duration::seconds(detector.config().horizon_s);
+    let recent = store
+        .recent_passes(china_now_seconds() - horizon)
+        .context("cannot read recent passes to restore the detector")?;
+    if recent.is_empty() {
+        return Ok(());
+    }
+    let now = china_now_seconds();
+    let mut warnings = Vec::new();
+    for pass in &recent {
+        detector.observe(&pass.as_ref(), now, &mut warnings);
+    }
+    store
+        .write(&gantry_store::Batch {
+            warnings,
+            ..Default::default()
+        })
+        .context("cannot store restored warnings")?;
+    println!(
+        "restored detector state from {} recent passes",
+        recent.len()
     );
     Ok(())
 }

@@ -51,7 +51,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         pipeline.checkpoint()?;
     }
     let (summary, mut store) = pipeline.finish()?;
-    store.close().context("cannot close the store (rebuilding indexes)")?;
+    store
+        .close()
+        .context("cannot close the store (rebuilding indexes)")?;
     progress.finish_and_clear();
     print_summary(&summary, started.elapsed().as_secs_f64());
     Ok(())
