@@ -12,14 +12,17 @@ mkdir -p "$data"
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time; }
 cargo build --release --locked -q
 
-# 10M records of format (a), 2M vehicles (so ~2M active plates), 50 clones.
+# 10M records of format (a) from 2M vehicles (so ~2M active plates), 50 clones;
+# smaller inputs are its first N lines.
 simulate() {
-  local n=$1 file=$data/passes-$1.tsv
-  if [ ! -s "$file" ]; then
-    "$bin" simulate --fast --records "$n" --vehicles $((n / 5)) --seed 3 --clones 50 \
-      --out "$file" --truth "$data/truth-$n.csv" --checkpoints-out "$data/checkpoints.csv"
+  local n=$1 full=$data/passes-10000000.tsv
+  if [ ! -s "$full" ]; then
+    "$bin" simulate --fast --records 10000000 --vehicles 2000000 --seed 3 --clones 50 \
+      --out "$full" --truth "$data/truth.csv" --checkpoints-out "$data/checkpoints.csv"
   fi
-  echo "$file"
+  if [ "$n" = 10000000 ]; then echo "$full"; return; fi
+  [ -s "$data/passes-$n.tsv" ] || head -n "$n" "$full" > "$data/passes-$n.tsv"
+  echo "$data/passes-$n.tsv"
 }
 
 # Runs a command under GNU time; prints its stderr's last lines and peak RSS.

@@ -14,6 +14,15 @@ use gantry_core::checkpoint::Checkpoint;
 use gantry_core::geo::GeoPoint;
 use gantry_core::{CheckpointDirectory, Detector, DetectorConfig, PassRef};
 
+/// The allocator and options the `gantry` binary ships with: the plate
+/// table sits on transparent huge pages, as it does in production.
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+#[allow(non_upper_case_globals)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: &[u8] = b"thp:always,metadata_thp:auto,dirty_decay_ms:1000\0";
+
 const PLATES: usize = 2_000_000;
 const CHECKPOINTS: usize = 100;
 const EVENTS_PER_SECOND: usize = 2_000;

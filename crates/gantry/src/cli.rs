@@ -161,9 +161,10 @@ pub struct DemoArgs {
     /// Cloned plates the simulator injects.
     #[arg(long, default_value_t = 5)]
     pub clones: usize,
-    /// Seed of the simulator.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    /// Seed of the simulator (default: from the clock, so a restarted demo
+    /// on the same data dir generates new pass ids, not the old ones again).
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// How late a record may arrive and still be ordered, seconds. Warnings
     /// wait this long, so the live demo keeps it short.
     #[arg(long, default_value_t = 30)]

@@ -31,7 +31,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut store = SqliteStore::open(&data_dir, shards)
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     let sim = Simulator::new(SimConfig {
-        seed: args.seed,
+        seed: args
+            .seed
+            .unwrap_or_else(|| china_now_seconds().and_utc().timestamp() as u64),
         start: china_now_seconds(),
         clones: args.clones,
         ..SimConfig::for_rate(args.rate)
