@@ -2,10 +2,12 @@
 //! `gantry simulate --fast | gantry import`, served by `gantry serve --port 0`
 //! (one server per test, killed when the test ends), and `gantry demo`.
 
+mod common;
+use common::{gantry, summary_value};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -15,28 +17,6 @@ use reqwest::{StatusCode, Url};
 use serde_json::{json, Value};
 
 const INJECTION: &str = "' OR 1=1 --";
-
-fn gantry(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_gantry"))
-        .args(args)
-        .output()
-        .expect("the gantry binary runs");
-    assert!(
-        out.status.success(),
-        "gantry {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn summary_value(stdout: &[u8], key: &str) -> u64 {
-    let text = String::from_utf8_lossy(stdout);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with(key))
-        .unwrap_or_else(|| panic!("no {key} in {text}"));
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
 
 /// A store built once for every test of this file.
 struct Fixture {

@@ -2,24 +2,13 @@
 //! import → `warnings` equals the ground truth; re-import changes nothing;
 //! `detect` agrees with what `import` stored.
 
+mod common;
+use common::{gantry, summary_value};
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
-
-fn gantry(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_gantry"))
-        .args(args)
-        .output()
-        .expect("the gantry binary runs");
-    assert!(
-        out.status.success(),
-        "gantry {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn path(dir: &Path, name: &str) -> String {
     dir.join(name).display().to_string()
@@ -37,15 +26,6 @@ fn ids(warnings: &[Value]) -> BTreeSet<String> {
         .iter()
         .map(|w| w["id"].as_str().unwrap().to_owned())
         .collect()
-}
-
-fn summary_value(stdout: &[u8], key: &str) -> u64 {
-    let text = String::from_utf8_lossy(stdout);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with(key))
-        .unwrap_or_else(|| panic!("no {key} in {text}"));
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 #[test]
