@@ -70,7 +70,11 @@ pub fn run(args: DetectArgs) -> anyhow::Result<()> {
             detector.observe_prepared(observation, now, &mut warnings);
         }
         let _ = recycle_tx.try_send(observations);
-        write_all(&mut out, &mut warnings)?;
+        if let Err(e) = write_all(&mut out, &mut warnings) {
+            // `gantry detect … | head` closes the pipe early: stop quietly.
+            // Dropping the receiver stops the parsing thread too.
+            return if is_broken_pipe(&e) { Ok(()) } else { Err(e) };
+        }
     }
     let counts = parser
         .join()
@@ -93,6 +97,14 @@ pub fn run(args: DetectArgs) -> anyhow::Result<()> {
         eprintln!("  rejected {n}: {reason}");
     }
     Ok(())
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<io::Error>()
+        .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+        || e.downcast_ref::<serde_json::Error>()
+            .and_then(|e| e.io_error_kind())
+            .is_some_and(|k| k == io::ErrorKind::BrokenPipe)
 }
 
 fn write_all(out: &mut impl Write, warnings: &mut Vec<gantry_core::Warning>) -> anyhow::Result<()> {
