@@ -236,6 +236,7 @@ impl SqliteStore {
         for db in &mut self.shards {
             db.commit()?;
             db.set_cache_mib(per_shard)?;
+            db.set_wal(false)?;
         }
         self.bulk = true;
         for db in &self.shards {
@@ -260,6 +261,7 @@ impl SqliteStore {
             // given back to the system) at little cost in speed.
             db.set_cache_mib(INDEX_BUILD_CACHE_MIB.min(cache_mib))?;
             db.ensure_schema()?;
+            db.set_wal(true)?;
             db.set_cache_mib(cache_mib)
         });
         results.into_iter().collect::<Result<Vec<()>, _>>()?;

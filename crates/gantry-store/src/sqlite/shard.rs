@@ -457,6 +457,35 @@ impl ShardDb {
     }
 
     /// Sets the page cache size, MiB, freeing what a smaller cache no longer holds.
+    /// Switches between WAL and a rollback journal. A bulk load appends new
+    /// pages, which a rollback journal does not copy, while WAL writes every
+    /// page twice (log, then checkpoint). SQLite keeps WAL while another
+    /// connection (a reader) is open: then the switch is skipped, which is
+    /// only slower. The next read-write open restores WAL in any case.
+    pub fn set_wal(&self, wal: bool) -> Result<(), StoreError> {
+        let mode = if wal { "WAL" } else { "DELETE" };
+        let switched = self
+            .conn
+            .query_row(&format!("PRAGMA journal_mode = {mode}"), [], |r| {
+                r.get::<_, String>(0)
+            });
+        match switched {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+            {
+                Ok(())
+            }
+            other => other.map(drop).at(&self.path),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn journal_mode(&self) -> String {
+        self.conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap_or_default()
+    }
+
     pub fn set_cache_mib(&self, mib: u32) -> Result<(), StoreError> {
         self.conn
             .pragma_update(None, "cache_size", -(i64::from(mib) * 1024))

@@ -1055,3 +1055,25 @@ fn bulk_writes_reach_readers_at_flush_and_end_bulk() {
         writer.query_passes(&PassQuery::default()).unwrap()
     );
 }
+
+#[test]
+fn bulk_load_uses_a_rollback_journal_and_returns_to_wal() {
+    let tmp = TempDir::new().unwrap();
+    let mut store = open(tmp.path(), 2);
+    let mode = |store: &SqliteStore| -> Vec<String> {
+        store.shards.iter().map(ShardDb::journal_mode).collect()
+    };
+    assert_eq!(mode(&store), ["wal", "wal"]);
+    store.begin_bulk().unwrap();
+    assert_eq!(mode(&store), ["delete", "delete"]);
+    store
+        .write(&Batch {
+            passes: dataset(300, 4),
+            ..Default::default()
+        })
+        .unwrap();
+    store.end_bulk().unwrap();
+    assert_eq!(mode(&store), ["wal", "wal"]);
+    assert_eq!(store.count_passes().unwrap(), 300);
+    store.close().unwrap();
+}
