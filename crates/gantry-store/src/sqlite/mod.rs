@@ -160,15 +160,24 @@ impl SqliteStore {
         let dbs = (0..shards)
             .map(|i| ShardDb::open_rw(shard_path(data_dir, i), i, shards, &options))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(SqliteStore {
+        Ok(Self::assemble(data_dir, options, dbs, false))
+    }
+
+    fn assemble(
+        data_dir: &Path,
+        options: SqliteOptions,
+        dbs: Vec<ShardDb>,
+        read_only: bool,
+    ) -> Self {
+        SqliteStore {
             dir: data_dir.to_owned(),
             options,
+            router: ShardRouter::mycat(dbs.len()),
             shards: dbs,
-            router: ShardRouter::mycat(shards),
-            read_only: false,
+            read_only,
             bulk: false,
             closed: false,
-        })
+        }
     }
 
     /// Opens an existing store for reading only, alongside a writer.
@@ -184,15 +193,7 @@ impl SqliteStore {
         let dbs = (0..shards)
             .map(|i| ShardDb::open_ro(shard_path(data_dir, i), i, shards, &options))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(SqliteStore {
-            dir: data_dir.to_owned(),
-            options,
-            shards: dbs,
-            router: ShardRouter::mycat(shards),
-            read_only: true,
-            bulk: false,
-            closed: false,
-        })
+        Ok(Self::assemble(data_dir, options, dbs, true))
     }
 
     pub fn data_dir(&self) -> &Path {
