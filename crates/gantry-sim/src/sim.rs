@@ -57,6 +57,29 @@ struct Vehicle {
     region: u32,
 }
 
+impl Vehicle {
+    /// A vehicle parked at home, before its first trip.
+    fn at_home(
+        plate: CompactString,
+        brand: &'static str,
+        kind: usize,
+        home: u32,
+        region: u32,
+    ) -> Self {
+        Vehicle {
+            plate,
+            brand,
+            kind: kind as u8,
+            at: home,
+            dest: home,
+            home,
+            up: true,
+            speed_kmh: 0.0,
+            region,
+        }
+    }
+}
+
 /// How a record shows the plate.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Shown {
@@ -165,17 +188,8 @@ impl Simulator {
             } else {
                 candidates[rng.random_range(0..candidates.len())]
             };
-            vehicles.push(Vehicle {
-                plate,
-                brand: fleet::random_brand(&mut rng, &KINDS[kind]),
-                kind: kind as u8,
-                at: home,
-                dest: home,
-                home,
-                up: true,
-                speed_kmh: 0.0,
-                region: NO_REGION,
-            });
+            let brand = fleet::random_brand(&mut rng, &KINDS[kind]);
+            vehicles.push(Vehicle::at_home(plate, brand, kind, home, NO_REGION));
         }
 
         // Cloned plates: two twins per plate, in areas far apart.
@@ -209,17 +223,13 @@ impl Simulator {
                     } else {
                         fleet::random_brand(&mut rng, &KINDS[kind])
                     };
-                    vehicles.push(Vehicle {
-                        plate: plate.clone(),
-                        brand: twin_brand,
-                        kind: kind as u8,
-                        at: home,
-                        dest: home,
+                    vehicles.push(Vehicle::at_home(
+                        plate.clone(),
+                        twin_brand,
+                        kind,
                         home,
-                        up: true,
-                        speed_kmh: 0.0,
                         region,
-                    });
+                    ));
                 }
                 cloned.push((plate.to_string(), KINDS[kind].code.to_owned()));
             }
