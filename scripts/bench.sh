@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks behind the README's performance table. Long: not part of CI.
-#   scripts/bench.sh [detect|import|detector|all]
+#   scripts/bench.sh [detect|import|detector|api|all]
 # Data goes to target/bench-data (10M simulated records, ~1.4 GB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,4 +48,44 @@ if [[ $what == import || $what == all ]]; then
     echo "== import $n records into 2 shards"
     measure "$bin" import --data-dir "$data/store-$n" --checkpoints "$data/checkpoints.csv" "$file"
   done
+fi
+
+# p99 latency of the API over the 10M-record store (imported above if
+# missing): wrk, 2 threads and 4 connections, 8 s per route.
+if [[ $what == api || $what == all ]]; then
+  store=$data/store-10000000
+  if [ ! -s "$store/gantry-store.meta" ]; then
+    rm -rf "$store"
+    "$bin" import --data-dir "$store" --checkpoints "$data/checkpoints.csv" "$(simulate 10000000)"
+  fi
+  command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+  log=$(mktemp)
+  "$bin" serve --data-dir "$store" --port 0 >"$log" 2>&1 &
+  serve_pid=$!
+  trap 'kill $serve_pid 2>/dev/null; rm -f "$log"' EXIT
+  url=""
+  for _ in $(seq 1 100); do
+    url=$(grep -o 'http://[^ ]*' "$log" | head -n1 || true)
+    [ -n "$url" ] && break
+    sleep 0.1
+  done
+  [ -n "$url" ] || { cat "$log"; exit 1; }
+  # A plate and a checkpoint + 30-minute range taken from the data.
+  routes=$(curl -s "${url}api/query?size=1" | python3 -c '
+import json, sys, urllib.parse as u
+from datetime import datetime, timedelta
+row = json.load(sys.stdin)["rows"][0]
+end = datetime.strptime(row["gcsj"], "%Y-%m-%d %H:%M:%S")
+start = end - timedelta(minutes=30)
+q = lambda **kw: u.urlencode(kw)
+for path in ["api/stats/summary", "api/stats/kkmc_count?limit=10", "api/stats/flow_24h",
+             "api/stats/map_data", "api/stats/vehicle_type", "api/warnings/realtime?limit=10",
+             "api/query?" + q(hphm=row["hphm"]),
+             "api/query?" + q(kkmc=row["kkmc"], start=str(start), end=str(end))]:
+    print(path)')
+  echo "== API p99 over 10M records (wrk -t2 -c4 -d8s)"
+  while read -r route; do
+    p99=$(wrk -t2 -c4 -d8s --latency "${url}${route}" | awk '/ 99%/ {print $2}')
+    printf '%-70s p99 %s\n' "/$route" "$p99"
+  done <<< "$routes"
 fi

@@ -113,6 +113,23 @@ impl PassQuery {
     }
 }
 
+/// Where [`Store::pass_chunk`] goes on from: the GCSJ and GCXH of the last
+/// pass it returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassCursor {
+    pub time: NaiveDateTime,
+    pub id: String,
+}
+
+impl From<&Pass> for PassCursor {
+    fn from(pass: &Pass) -> Self {
+        PassCursor {
+            time: pass.time,
+            id: pass.id.clone(),
+        }
+    }
+}
+
 /// Filters and paging for [`Store::warnings`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WarningQuery {
@@ -195,6 +212,16 @@ pub trait Store: Send {
 
     /// Passes matching `query`, newest first (time desc, then id desc).
     fn query_passes(&self, query: &PassQuery) -> Result<Page<Pass>, StoreError>;
+
+    /// Up to `limit` passes matching `query`'s filters (its paging is
+    /// ignored), in `query_passes` order, strictly after `after`. Streams
+    /// every match (an export) without a count or a deep offset per page.
+    fn pass_chunk(
+        &self,
+        query: &PassQuery,
+        after: Option<&PassCursor>,
+        limit: u64,
+    ) -> Result<Vec<Pass>, StoreError>;
 
     /// Warnings, by second sighting time desc, then id ascending.
     fn warnings(&self, query: &WarningQuery) -> Result<Page<Warning>, StoreError>;

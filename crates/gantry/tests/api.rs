@@ -243,13 +243,24 @@ fn health_and_statistics_match_the_import() {
     let day = &as_of[..10];
     let flow = s.json(s.url_with("/api/stats/flow_24h", &[("date", day)]));
     assert_eq!(u(&summary["records_today"]), sum_values(&flow));
-    let newest_time = chrono::NaiveDateTime::parse_from_str(&as_of, "%Y-%m-%d %H:%M:%S").unwrap();
-    let minute_ago = (newest_time - chrono::TimeDelta::seconds(59))
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string();
+    // The last complete minute before the one holding as_of.
+    let minute_start = |back: i64| {
+        let t = chrono::NaiveDateTime::parse_from_str(&as_of[..16], "%Y-%m-%d %H:%M").unwrap()
+            - chrono::TimeDelta::minutes(back);
+        t.format("%Y-%m-%d %H:%M:%S").to_string()
+    };
+    let before = |t: String| {
+        let t = chrono::NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S").unwrap()
+            - chrono::TimeDelta::seconds(1);
+        t.format("%Y-%m-%d %H:%M:%S").to_string()
+    };
     let last_minute = s.json(s.url_with(
         "/api/query",
-        &[("start", &minute_ago), ("end", &as_of), ("size", "1")],
+        &[
+            ("start", &minute_start(1)),
+            ("end", &before(minute_start(0))),
+            ("size", "1"),
+        ],
     ));
     assert_eq!(u(&summary["last_minute"]), u(&last_minute["total"]));
     assert!(u(&summary["last_minute"]) > 0);
@@ -900,9 +911,10 @@ fn openapi_lists_every_path() {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
     let routes = [
-        "/",
         "/api/health",
         "/api/query",
+        "/api/export",
+        "/api/checkpoints",
         "/api/stats/summary",
         "/api/stats/kkmc_count",
         "/api/stats/flow_24h",
@@ -951,16 +963,136 @@ fn openapi_lists_every_path() {
     ] {
         assert!(schemas.contains_key(schema), "schema {schema}");
     }
+}
 
-    let index = s.get(s.url("/"));
-    assert!(index.headers()[CONTENT_TYPE]
-        .to_str()
-        .unwrap()
-        .starts_with("text/html"));
-    let html = index.text().unwrap();
-    for route in routes.iter().filter(|r| r.len() > 1) {
-        assert!(html.contains(route), "/ lists {route}");
+#[test]
+fn dashboard_pages_are_served() {
+    let f = fixture();
+    let s = Server::serve(&f.data, &[]);
+    for page in ["/", "/query.html", "/trail.html"] {
+        let response = s.get(s.url(page));
+        assert_eq!(response.status(), StatusCode::OK, "{page}");
+        assert!(response.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        let html = response.text().unwrap();
+        // The built page loads its bundle from /assets/ (hashed names).
+        let script = html
+            .split("src=\"/assets/")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("{page} loads no built script: {html}"));
+        let bundle = s.get(s.url(&format!("/assets/{script}")));
+        assert_eq!(bundle.status(), StatusCode::OK, "{script}");
+        assert!(bundle.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .contains("javascript"));
     }
+    let missing = s.get(s.url("/no/such/page"));
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(missing.json::<Value>().unwrap()["error"].is_string());
+}
+
+#[test]
+fn export_streams_every_match_as_csv() {
+    let f = fixture();
+    let s = Server::serve(&f.data, &[]);
+    let csv_rows = |params: &[(&str, &str)]| {
+        let response = s.get(s.url_with("/api/export", params));
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv"));
+        let body = response.text().unwrap();
+        let body = body
+            .strip_prefix('\u{feff}')
+            .expect("a UTF-8 BOM for Excel");
+        let mut reader = csv::Reader::from_reader(body.as_bytes());
+        let header: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        let rows: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+            .collect();
+        (header, rows)
+    };
+    // Everything: more rows than one chunk, in query order, each once.
+    let (header, all) = csv_rows(&[]);
+    assert_eq!(
+        header,
+        [
+            "gcxh",
+            "xzqhmc",
+            "kkmc",
+            "fxlx",
+            "gcsj",
+            "hpzl",
+            "hphm",
+            "clppxh",
+            "province",
+            "vehicle_type_name"
+        ]
+    );
+    assert_eq!(all.len() as u64, f.accepted);
+    let ids: BTreeSet<&str> = all.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(ids.len(), all.len(), "no pass twice");
+    assert!(
+        all.windows(2)
+            .all(|w| (&w[0][4], &w[0][0]) > (&w[1][4], &w[1][0])),
+        "newest first"
+    );
+    let first_page = s.json(s.url("/api/query?size=1000"));
+    for (row, json) in all.iter().zip(first_page["rows"].as_array().unwrap()) {
+        for (i, name) in header.iter().enumerate() {
+            assert_eq!(row[i], json[name.as_str()].as_str().unwrap(), "{name}");
+        }
+    }
+    // Filtered: the same set as the query's total.
+    let busiest = s.json(s.url("/api/stats/kkmc_count?limit=1"));
+    let kkmc = busiest[0]["name"].as_str().unwrap();
+    let (_, rows) = csv_rows(&[("kkmc", kkmc), ("hpzl", "2")]);
+    let query = s.json(s.url_with(
+        "/api/query",
+        &[("kkmc", kkmc), ("hpzl", "2"), ("size", "1")],
+    ));
+    assert_eq!(rows.len() as u64, u(&query["total"]));
+    assert!(rows.iter().all(|r| r[2] == kkmc && r[5] == "02"));
+    // Paging does not apply; bad filters are 400s like the query's.
+    check_bad(
+        s.get(s.url("/api/export?size=10")),
+        "size",
+        "does not apply",
+    );
+    check_bad(
+        s.get(s.url("/api/export?start=yesterday")),
+        "start",
+        "start",
+    );
+}
+
+#[test]
+fn checkpoints_list_names_and_coordinates() {
+    let f = fixture();
+    let s = Server::serve(&f.data, &[]);
+    let list = s.json(s.url("/api/checkpoints"));
+    let list = list.as_array().unwrap();
+    let file = std::fs::read_to_string(f.path("checkpoints.csv")).unwrap();
+    assert_eq!(list.len(), file.lines().count() - 1);
+    let names: Vec<&str> = list.iter().map(|c| c["kkmc"].as_str().unwrap()).collect();
+    assert!(names.windows(2).all(|w| w[0] < w[1]), "by name");
+    let line = file.lines().nth(1).unwrap();
+    let fields: Vec<&str> = line.split(',').collect();
+    let entry = list.iter().find(|c| c["kkmc"] == fields[0]).unwrap();
+    assert_eq!(entry["kkbh"], fields[1]);
+    let lon: f64 = fields[2].parse().unwrap();
+    assert!((entry["lon"].as_f64().unwrap() - lon).abs() < 1e-9);
 }
 
 #[test]

@@ -32,7 +32,8 @@ use self::codec::{date_text, prefix_upper_bound, time_text};
 use self::shard::{Filter, ShardDb, ShardWork};
 use crate::merge::{merge_sorted, page_of, sum_counts};
 use crate::{
-    check_page, Batch, Page, PassQuery, RejectedRow, Store, StoreError, WarningQuery, WriteSummary,
+    check_page, Batch, Page, PassCursor, PassQuery, RejectedRow, Store, StoreError, WarningQuery,
+    WriteSummary,
 };
 
 pub use self::shard::BULK_INDEXES;
@@ -608,6 +609,37 @@ impl Store for SqliteStore {
             page: query.page,
             size: query.size,
         })
+    }
+
+    fn pass_chunk(
+        &self,
+        query: &PassQuery,
+        after: Option<&PassCursor>,
+        limit: u64,
+    ) -> Result<Vec<Pass>, StoreError> {
+        let shards = self.live()?;
+        let mut filter = pass_filter(query);
+        if let Some(cursor) = after {
+            filter.and(
+                "(gcsj < ? OR (gcsj = ? AND gcxh < ?))",
+                [
+                    Value::Text(time_text(cursor.time)),
+                    Value::Text(time_text(cursor.time)),
+                    Value::Text(cursor.id.clone()),
+                ],
+            );
+        }
+        // Without a checkpoint or plate index to narrow it, walk time.
+        let by_time = filter.no_checkpoint && !filter.has_plate;
+        let lists = shards
+            .iter()
+            .map(|db| db.pass_page(&filter, limit, 0, by_time))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(merge_sorted(
+            lists,
+            usize::try_from(limit).unwrap_or(usize::MAX),
+            |a, b| (&b.time, &b.id).cmp(&(&a.time, &a.id)),
+        ))
     }
 
     fn warnings(&self, query: &WarningQuery) -> Result<Page<Warning>, StoreError> {

@@ -97,6 +97,18 @@ pub(crate) struct Filter {
 }
 
 impl Filter {
+    /// Adds `clause` (with its `?` values) to the conditions.
+    pub fn and(&mut self, clause: &str, values: impl IntoIterator<Item = Value>) {
+        let joiner = if self.where_sql.is_empty() {
+            " WHERE "
+        } else {
+            " AND "
+        };
+        self.where_sql.push_str(joiner);
+        self.where_sql.push_str(clause);
+        self.params.extend(values);
+    }
+
     /// Whether to find the first `depth` matches of a shard by walking the
     /// gcsj index newest first (reading about `depth × rows / matches` rows)
     /// rather than letting the planner pick an index for the filters (for a

@@ -426,6 +426,36 @@ fn fan_out_equals_a_single_database() {
 }
 
 #[test]
+fn chunks_walk_every_match_once_in_order() {
+    let tmp = TempDir::new().unwrap();
+    let mut three = open(tmp.path(), 3);
+    let passes = dataset(2_000, 11);
+    three.write(&batch_of(&passes)).unwrap();
+    for q in queries() {
+        let (expected, total) = reference(
+            &passes,
+            &PassQuery {
+                page: 1,
+                size: u64::MAX / 2,
+                ..q.clone()
+            },
+        );
+        assert_eq!(expected.len() as u64, total);
+        // Small chunks, so many of them end inside a run of equal times.
+        let mut walked = Vec::new();
+        let mut cursor: Option<PassCursor> = None;
+        loop {
+            let chunk = three.pass_chunk(&q, cursor.as_ref(), 7).unwrap();
+            assert!(chunk.len() <= 7);
+            let Some(last) = chunk.last() else { break };
+            cursor = Some(PassCursor::from(last));
+            walked.extend(chunk);
+        }
+        assert_eq!(walked, expected, "{q:?}");
+    }
+}
+
+#[test]
 fn rollups_match_the_rows() {
     let tmp = TempDir::new().unwrap();
     let mut store = open(tmp.path(), 3);

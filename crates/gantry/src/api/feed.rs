@@ -16,7 +16,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use gantry_core::time::format_pass_time;
 use gantry_core::{CheckpointDirectory, Pass, Warning};
 use gantry_store::{
-    Batch, Page, PassQuery, RejectedRow, Store, StoreError, WarningQuery, WriteSummary,
+    Batch, Page, PassCursor, PassQuery, RejectedRow, Store, StoreError, WarningQuery, WriteSummary,
 };
 use tokio::sync::{broadcast, watch};
 
@@ -119,6 +119,15 @@ impl Store for LiveStore {
 
     fn query_passes(&self, query: &PassQuery) -> Result<Page<Pass>, StoreError> {
         self.inner.query_passes(query)
+    }
+
+    fn pass_chunk(
+        &self,
+        query: &PassQuery,
+        after: Option<&PassCursor>,
+        limit: u64,
+    ) -> Result<Vec<Pass>, StoreError> {
+        self.inner.pass_chunk(query, after, limit)
     }
 
     fn warnings(&self, query: &WarningQuery) -> Result<Page<Warning>, StoreError> {

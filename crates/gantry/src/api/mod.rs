@@ -5,6 +5,7 @@
 //! own thread with its own runtime, so the synchronous commands start it,
 //! carry on, and stop it with [`Server::stop`]. See docs/API.md.
 
+mod assets;
 mod error;
 pub mod feed;
 mod metrics;
@@ -42,10 +43,11 @@ const GRACE: Duration = Duration::from_secs(5);
         description = "Highway checkpoint pass records and cloned-plate warnings."
     ),
     paths(
-        routes::index,
         routes::health,
         routes::query_get,
         routes::query_post,
+        routes::export,
+        routes::checkpoints,
         routes::summary,
         routes::kkmc_count,
         routes::flow_24h,
@@ -114,16 +116,17 @@ impl Cors {
     }
 }
 
-/// The routes, over `state`. Static files (the dashboard's `web/dist`) can
-/// come later as a `fallback_service` in place of the JSON 404.
+/// The routes, over `state`; every other path is a dashboard file or a
+/// JSON 404.
 fn router(state: AppState, cors: &Cors) -> Router {
     let router = Router::new()
-        .route("/", get(routes::index))
         .route("/api/health", get(routes::health))
         .route(
             "/api/query",
             get(routes::query_get).post(routes::query_post),
         )
+        .route("/api/export", get(routes::export))
+        .route("/api/checkpoints", get(routes::checkpoints))
         .route("/api/stats/summary", get(routes::summary))
         .route("/api/stats/kkmc_count", get(routes::kkmc_count))
         .route("/api/stats/flow_24h", get(routes::flow_24h))
@@ -135,7 +138,7 @@ fn router(state: AppState, cors: &Cors) -> Router {
         .route("/api/stream", get(routes::stream))
         .route("/api/openapi.json", get(routes::openapi))
         .route("/metrics", get(routes::prometheus))
-        .fallback(routes::not_found)
+        .fallback(assets::serve)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state);
@@ -243,6 +246,18 @@ impl Server {
     /// `http://ADDR/`.
     pub fn url(&self) -> String {
         format!("http://{}/", self.addr)
+    }
+
+    /// What is at [`Server::url`], for the console.
+    pub fn describe(&self) -> String {
+        if assets::built() {
+            format!("Dashboard and API at {}", self.url())
+        } else {
+            format!(
+                "API at {} (this build has no dashboard: it needs Node.js at build time)",
+                self.url()
+            )
+        }
     }
 
     /// False once the server stopped by itself (it failed).

@@ -2,7 +2,7 @@
 //! in lower case, as the classic course API has them).
 
 use gantry_core::time::format_pass_time;
-use gantry_core::{Pass, Sighting, Warning};
+use gantry_core::{Checkpoint, Pass, Sighting, Warning};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -27,7 +27,31 @@ pub struct ShardHealth {
     pub passes: u64,
 }
 
-/// One pass record.
+/// A checkpoint and where it is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckpointOut {
+    /// Checkpoint name.
+    pub kkmc: String,
+    /// Checkpoint code, empty when unknown.
+    pub kkbh: String,
+    /// Longitude (WGS-84), null when unknown.
+    pub lon: Option<f64>,
+    /// Latitude (WGS-84), null when unknown.
+    pub lat: Option<f64>,
+}
+
+impl From<&Checkpoint> for CheckpointOut {
+    fn from(c: &Checkpoint) -> Self {
+        CheckpointOut {
+            kkmc: c.name.clone(),
+            kkbh: c.code.clone(),
+            lon: c.location.map(|g| g.lon),
+            lat: c.location.map(|g| g.lat),
+        }
+    }
+}
+
+/// One pass record; also one row of `GET /api/export`, in this column order.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PassRow {
     /// Pass id.

@@ -208,6 +208,19 @@ impl PassFilter {
             size,
         })
     }
+
+    /// The filters of an export, which holds every page: paging is an error.
+    pub fn into_export_query(self) -> Result<PassQuery, ApiError> {
+        for (name, given) in [("page", self.page.is_some()), ("size", self.size.is_some())] {
+            if given {
+                return Err(ApiError::bad(
+                    name,
+                    format!("an export holds every matching pass; {name} does not apply"),
+                ));
+            }
+        }
+        self.into_query()
+    }
 }
 
 /// `limit` of a top list.

@@ -2,24 +2,25 @@
 
 use std::convert::Infallible;
 
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, Method, Uri};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::TimeDelta;
-use futures_util::stream::{self, Stream};
+use chrono::{TimeDelta, Timelike};
+use futures_util::stream::{self, Stream, StreamExt};
 use gantry_core::geo::haversine_km;
 use gantry_core::time::format_pass_time;
 use gantry_core::{CheckpointDirectory, DetectorConfig, Pass, Rule};
-use gantry_store::{PassQuery, Store, WarningQuery};
+use gantry_store::{PassCursor, PassQuery, Store, WarningQuery};
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::OpenApi;
 
 use super::error::{ApiError, ErrorBody};
 use super::model::{
-    Health, HourValue, NameValue, PassPage, PassRow, ShardHealth, Summary, Trail, TrailLeg,
-    TrailPoint, WarningOut, WarningPage,
+    CheckpointOut, Health, HourValue, NameValue, PassPage, PassRow, ShardHealth, Summary, Trail,
+    TrailLeg, TrailPoint, WarningOut, WarningPage,
 };
 use super::params::{
     ApiJson, ApiQuery, FlowParams, LimitParams, PassFilter, TrailParams, WarningParams,
@@ -27,6 +28,23 @@ use super::params::{
 use super::state::AppState;
 use super::{metrics, ApiDoc};
 use crate::clock::china_now_seconds;
+
+/// Passes per chunk of an export.
+const EXPORT_CHUNK: u64 = 5_000;
+
+/// The columns of an export: the fields of [`PassRow`], in order.
+const EXPORT_COLUMNS: [&str; 10] = [
+    "gcxh",
+    "xzqhmc",
+    "kkmc",
+    "fxlx",
+    "gcsj",
+    "hpzl",
+    "hphm",
+    "clppxh",
+    "province",
+    "vehicle_type_name",
+];
 
 /// The most sightings a trail shows (the latest ones).
 pub const TRAIL_MAX: u64 = 10_000;
@@ -75,6 +93,73 @@ pub async fn query_post(
     query_passes(state, filter).await
 }
 
+/// Every pass matching the filters as CSV, newest first: a header row of
+/// the `/api/query` row fields, then one row per pass. UTF-8 with a BOM, so
+/// Excel opens it as UTF-8. Streamed in chunks, each read with a cursor, so
+/// neither side holds the whole result.
+#[utoipa::path(get, path = "/api/export", tag = "passes", params(PassFilter),
+    responses((status = 200, description = "CSV with a header row (page and size are refused)",
+        content_type = "text/csv", body = String), (status = 400, body = ErrorBody)))]
+pub async fn export(
+    State(state): State<AppState>,
+    ApiQuery(filter): ApiQuery<PassFilter>,
+) -> Result<Response, ApiError> {
+    let query = filter.into_export_query()?;
+    let head = stream::once(async { Ok::<_, std::io::Error>(csv_head()) });
+    // State: None when done, else the cursor to go on from.
+    let rows = stream::try_unfold(Some(None), move |cursor: Option<Option<PassCursor>>| {
+        let (state, query) = (state.clone(), query.clone());
+        async move {
+            let Some(after) = cursor else {
+                return Ok(None);
+            };
+            let passes = state
+                .read(move |store| Ok(store.pass_chunk(&query, after.as_ref(), EXPORT_CHUNK)?))
+                .await
+                .map_err(|e| std::io::Error::other(e.body.error))?;
+            if passes.is_empty() {
+                return Ok(None);
+            }
+            let next =
+                (passes.len() as u64 == EXPORT_CHUNK).then(|| passes.last().map(PassCursor::from));
+            Ok(Some((csv_rows(&passes)?, next)))
+        }
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"passes.csv\"",
+            ),
+        ],
+        Body::from_stream(head.chain(rows)),
+    )
+        .into_response())
+}
+
+/// The BOM and the header row of an export.
+fn csv_head() -> Bytes {
+    let mut out = String::from("\u{feff}");
+    out.push_str(&EXPORT_COLUMNS.join(","));
+    out.push_str("\r\n");
+    Bytes::from(out)
+}
+
+fn csv_rows(passes: &[Pass]) -> std::io::Result<Bytes> {
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::with_capacity(passes.len() * 128));
+    for pass in passes {
+        writer.serialize(PassRow::from(pass))?;
+    }
+    writer
+        .into_inner()
+        .map(Bytes::from)
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}
+
 async fn query_passes(state: AppState, filter: PassFilter) -> Result<Json<PassPage>, ApiError> {
     let query = filter.into_query()?;
     state
@@ -92,7 +177,8 @@ async fn query_passes(state: AppState, filter: PassFilter) -> Result<Json<PassPa
 }
 
 /// Totals for the dashboard's header. "Today" and "last minute" are
-/// relative to the newest stored pass time (`as_of`).
+/// relative to the newest stored pass time (`as_of`); all of it comes from
+/// rollups and indexes, never from counting rows.
 #[utoipa::path(get, path = "/api/stats/summary", tag = "stats",
     responses((status = 200, body = Summary)))]
 pub async fn summary(State(state): State<AppState>) -> Result<Json<Summary>, ApiError> {
@@ -101,14 +187,14 @@ pub async fn summary(State(state): State<AppState>) -> Result<Json<Summary>, Api
             let newest = newest_pass_time(store)?;
             let as_of = newest.unwrap_or_else(china_now_seconds);
             let last_minute = match newest {
-                Some(t) => count(
-                    store,
-                    PassQuery {
-                        start: Some(t - TimeDelta::seconds(59)),
-                        end: Some(t),
-                        ..PassQuery::default()
-                    },
-                )?,
+                Some(t) => {
+                    let minute = t - TimeDelta::seconds(i64::from(t.second()));
+                    store
+                        .passes_per_minute(minute - TimeDelta::minutes(1)..minute)?
+                        .iter()
+                        .map(|&(_, n)| n)
+                        .sum()
+                }
                 None => 0,
             };
             Ok(Summary {
@@ -124,6 +210,23 @@ pub async fn summary(State(state): State<AppState>) -> Result<Json<Summary>, Api
                 last_minute,
                 as_of: format_pass_time(as_of),
             })
+        })
+        .await
+        .map(Json)
+}
+
+/// Every known checkpoint with its coordinates, by name.
+#[utoipa::path(get, path = "/api/checkpoints", tag = "stats",
+    responses((status = 200, body = [CheckpointOut])))]
+pub async fn checkpoints(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<CheckpointOut>>, ApiError> {
+    state
+        .read(|store| {
+            let directory = store.checkpoints()?;
+            let mut list: Vec<CheckpointOut> = directory.iter().map(CheckpointOut::from).collect();
+            list.sort_by(|a, b| a.kkmc.cmp(&b.kkmc));
+            Ok(list)
         })
         .await
         .map(Json)
@@ -428,18 +531,6 @@ pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-/// A plain page listing the endpoints (until the dashboard exists).
-#[utoipa::path(get, path = "/", tag = "meta",
-    responses((status = 200, description = "HTML", content_type = "text/html", body = String)))]
-pub async fn index() -> Html<&'static str> {
-    Html(INDEX)
-}
-
-/// JSON 404 for unknown paths.
-pub async fn not_found(method: Method, uri: Uri) -> ApiError {
-    ApiError::not_found(format!("no route for {method} {}", uri.path()))
-}
-
 /// JSON 405 for a known path with another method.
 pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::new(
@@ -463,32 +554,3 @@ fn newest_pass_time(store: &dyn Store) -> Result<Option<chrono::NaiveDateTime>, 
     })?;
     Ok(page.items.first().map(|p| p.time))
 }
-
-fn count(store: &dyn Store, query: PassQuery) -> Result<u64, ApiError> {
-    Ok(store.query_passes(&PassQuery { size: 0, ..query })?.total)
-}
-
-const INDEX: &str = r#"<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>gantry</title></head>
-<body>
-<h1>gantry</h1>
-<p>Checkpoint pass records and cloned-plate warnings. The dashboard is not built yet; the API is:</p>
-<ul>
-<li><a href="/api/health">GET /api/health</a></li>
-<li><a href="/api/query?size=20">GET /api/query</a> (and POST with a JSON body): kkmc, hphm (prefix with *), hpzl, province, start, end, page, size</li>
-<li><a href="/api/stats/summary">GET /api/stats/summary</a></li>
-<li><a href="/api/stats/kkmc_count?limit=10">GET /api/stats/kkmc_count</a></li>
-<li><a href="/api/stats/flow_24h">GET /api/stats/flow_24h</a>: date, kkmc</li>
-<li><a href="/api/stats/map_data">GET /api/stats/map_data</a></li>
-<li><a href="/api/stats/vehicle_type">GET /api/stats/vehicle_type</a></li>
-<li><a href="/api/warnings/realtime?limit=10">GET /api/warnings/realtime</a></li>
-<li><a href="/api/warnings">GET /api/warnings</a>: page, size, hphm</li>
-<li>GET /api/trail?hphm=…: start, end</li>
-<li><a href="/api/stream">GET /api/stream</a> (Server-Sent Events: warning, tick)</li>
-<li><a href="/metrics">GET /metrics</a> (Prometheus)</li>
-<li><a href="/api/openapi.json">GET /api/openapi.json</a> (OpenAPI 3)</li>
-</ul>
-</body>
-</html>
-"#;

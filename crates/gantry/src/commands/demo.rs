@@ -63,7 +63,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         feed: feed.clone(),
         detector: config.clone(),
     })?;
-    println!("API at {}", server.url());
+    println!("{}", server.describe());
     let mut detector = Detector::new(config, checkpoints);
     restore(&mut detector, &mut store)?;
     let store = LiveStore::new(Box::new(store), feed);

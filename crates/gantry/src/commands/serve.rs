@@ -39,6 +39,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         server.url(),
         dir.display()
     );
+    println!("{}", server.describe());
     println!("Ctrl-C stops it.");
     while !stop.load(Ordering::SeqCst) && server.is_running() {
         std::thread::sleep(Duration::from_millis(100));

@@ -1,0 +1,169 @@
+// Typed helpers for the gantry HTTP API (docs/API.md). All paths are same-origin:
+// the Rust binary serves web/dist at the site root, the Vite dev server proxies /api.
+
+export interface NameValue {
+  name: string;
+  value: number;
+}
+
+export interface HourValue {
+  hour: number;
+  value: number;
+}
+
+export interface Summary {
+  total_records: number;
+  records_today: number;
+  checkpoints: number;
+  warnings_total: number;
+  last_minute: number;
+  /** `YYYY-MM-DD HH:MM:SS`, the newest stored pass time. */
+  as_of: string;
+}
+
+export interface WarningSighting {
+  gcxh: string;
+  kkmc: string;
+  gcsj: string;
+}
+
+export interface Warning {
+  id: string;
+  hphm: string;
+  hpzl: string;
+  first: WarningSighting;
+  second: WarningSighting;
+  distance_km: number | null;
+  interval_s: number;
+  speed_kmh: number | null;
+  rule: string;
+  detected_at: string;
+}
+
+export interface PassRow {
+  gcxh: string;
+  xzqhmc: string;
+  kkmc: string;
+  fxlx: string;
+  gcsj: string;
+  hpzl: string;
+  hphm: string;
+  clppxh: string;
+  province: string;
+  vehicle_type_name: string;
+}
+
+export interface Page<T> {
+  total: number;
+  page: number;
+  size: number;
+  rows: T[];
+}
+
+export interface Checkpoint {
+  kkmc: string;
+  lon: number | null;
+  lat: number | null;
+}
+
+export interface TrailPoint {
+  gcxh: string;
+  kkmc: string;
+  gcsj: string;
+  hpzl: string;
+  fxlx: string;
+  lon: number | null;
+  lat: number | null;
+}
+
+export interface TrailLeg {
+  from: number;
+  to: number;
+  from_kkmc: string;
+  to_kkmc: string;
+  distance_km: number | null;
+  interval_s: number;
+  speed_kmh: number | null;
+  impossible: boolean;
+  rule: string | null;
+}
+
+export interface Trail {
+  hphm: string;
+  total: number;
+  truncated: boolean;
+  speed_limit_kmh: number;
+  sightings: TrailPoint[];
+  legs: TrailLeg[];
+}
+
+export interface Tick {
+  time: string;
+  total_records: number;
+  warnings_total: number;
+  new_records: number;
+  new_warnings: number;
+}
+
+/** A non-2xx answer; `parameter` names the offending query parameter on a 400. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly parameter: string | null,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export type Params = Record<string, string | number | null | undefined>;
+
+/** A query string without the empty parameters (the API treats `x=` as absent anyway). */
+export function queryString(params: Params): string {
+  const q = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value === null || value === undefined) continue;
+    const text = String(value).trim();
+    if (text !== '') q.set(key, text);
+  }
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+export async function getJson<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
+  const response = await fetch(path + queryString(params), {
+    headers: { Accept: 'application/json' },
+    signal,
+  });
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    let parameter: string | null = null;
+    try {
+      const body = (await response.json()) as { error?: string; parameter?: string | null };
+      if (body.error) message = body.error;
+      parameter = body.parameter ?? null;
+    } catch {
+      // not JSON (a proxy error page, say): keep the status line
+    }
+    throw new ApiError(message, response.status, parameter);
+  }
+  return (await response.json()) as T;
+}
+
+export const api = {
+  summary: () => getJson<Summary>('/api/stats/summary'),
+  kkmcCount: (limit: number) => getJson<NameValue[]>('/api/stats/kkmc_count', { limit }),
+  flow24h: (date: string) => getJson<HourValue[]>('/api/stats/flow_24h', { date }),
+  mapData: () => getJson<NameValue[]>('/api/stats/map_data'),
+  vehicleType: () => getJson<NameValue[]>('/api/stats/vehicle_type'),
+  realtimeWarnings: (limit: number) => getJson<Warning[]>('/api/warnings/realtime', { limit }),
+  checkpoints: () => getJson<Checkpoint[]>('/api/checkpoints'),
+  query: (params: Params, signal?: AbortSignal) => getJson<Page<PassRow>>('/api/query', params, signal),
+  trail: (params: Params, signal?: AbortSignal) => getJson<Trail>('/api/trail', params, signal),
+};
+
+/** The export link for a set of filters: every page, as CSV. */
+export function exportHref(filters: Params): string {
+  return '/api/export' + queryString(filters);
+}
