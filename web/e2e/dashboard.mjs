@@ -44,7 +44,12 @@ const problems = [];
 let exitCode = 0;
 
 try {
-  const context = await browser.newContext({ viewport: { width: 1920, height: 1080 }, locale: 'zh-CN' });
+  const context = await browser.newContext({
+    viewport: { width: 1920, height: 1080 },
+    locale: 'zh-CN',
+    // Still charts, so screenshots never catch a bar or label mid-move.
+    reducedMotion: 'reduce',
+  });
   context.setDefaultTimeout(STEP_TIMEOUT_MS);
   const page = await context.newPage();
   page.on('pageerror', (error) => problems.push(`uncaught page error on ${page.url()}: ${error.message}`));

@@ -5,7 +5,7 @@ import { api, type HourValue, type NameValue, type Summary, type Tick, type Warn
 import { CHINA, createChart, echarts, provinceCenter, registerChina } from './chinaMap';
 import { chinaNow, escapeHtml, fmtInterval, fmtNum, previousDay, shiftWall } from './format';
 import { initI18n, intervalUnits, onLangChange, ruleName, t, tv } from './i18n';
-import { C, FONT, PALETTE, scale, tooltip } from './theme';
+import { C, FONT, MOTION, PALETTE, scale, tooltip } from './theme';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -77,6 +77,7 @@ function renderRanking(): void {
   const max = Math.max(1, ...data.map((d) => d.value));
   charts.ranking.setOption(
     {
+      animation: MOTION,
       textStyle: { fontFamily: FONT },
       tooltip: { ...tooltip, trigger: 'item', valueFormatter: (v: unknown) => fmtNum(Number(v)) },
       grid: { left: 6 * s, right: 64 * s, top: 22 * s, bottom: 4 * s },
@@ -148,6 +149,7 @@ function renderFlow(): void {
   const axisText = { color: C.dim, fontSize: 12 * s, fontFamily: FONT };
   charts.flow.setOption(
     {
+      animation: MOTION,
       textStyle: { fontFamily: FONT },
       tooltip: { ...tooltip, trigger: 'axis', valueFormatter: (v: unknown) => (v == null ? '—' : fmtNum(Number(v))) },
       legend: {
@@ -241,6 +243,7 @@ function renderMap(): void {
   });
   charts.map.setOption(
     {
+      animation: MOTION,
       textStyle: { fontFamily: FONT },
       tooltip: {
         ...tooltip,
@@ -335,6 +338,7 @@ function renderPie(): void {
   const byName = new Map(data.map((d) => [tv(d.name), d.value]));
   charts.pie.setOption(
     {
+      animation: MOTION,
       color: PALETTE,
       textStyle: { fontFamily: FONT },
       tooltip: {

@@ -30,3 +30,6 @@ export const tooltip = {
   textStyle: { color: C.text, fontFamily: FONT },
   extraCssText: 'box-shadow: 0 0 12px rgba(0, 229, 255, 0.25);',
 };
+
+/** Chart animations, unless the user (or a screenshot test) asks for reduced motion. */
+export const MOTION = !window.matchMedia('(prefers-reduced-motion: reduce)').matches;

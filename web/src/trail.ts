@@ -4,7 +4,7 @@ import { api, type Trail, type TrailLeg, type TrailPoint } from './api';
 import { CHINA_DETAIL, createChart, registerChinaDetail, type Chart } from './chinaMap';
 import { escapeHtml, fmtInterval, fmtNum, fromDatetimeLocal, toDatetimeLocal } from './format';
 import { initI18n, intervalUnits, onLangChange, ruleName, t, tv } from './i18n';
-import { C, FONT, tooltip } from './theme';
+import { C, FONT, MOTION, tooltip } from './theme';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -127,6 +127,7 @@ function renderMap(): void {
   chart ??= createChart(el);
   chart.setOption(
     {
+      animation: MOTION,
       textStyle: { fontFamily: FONT },
       tooltip: { ...tooltip, trigger: 'item' },
       geo: {

@@ -14,10 +14,14 @@ pub struct SimConfig {
     /// come on top (2 per clone).
     pub vehicles: usize,
     /// Number of cloned plates (套牌): each is one plate carried by two vehicles
-    /// that drive at the same time in regions ≥ 150 km apart, both on the road
-    /// within the first 10 simulated minutes and again every 5–30 minutes after
-    /// each trip, day and night.
+    /// that drive at the same time in regions ≥ 170 km apart, both setting off
+    /// within 20 s (plus `clone_start_spread_s`) of the start, and again 5–30
+    /// minutes after each trip, day and night.
     pub clones: usize,
+    /// Every cloned plate but the first sets off up to this many seconds
+    /// later, so a live run shows warnings throughout instead of one burst
+    /// at the start. 0: all within the first 20 s.
+    pub clone_start_spread_s: u32,
     /// Share of records whose plate is a placeholder or unreadable ("无牌",
     /// "未识别", "车牌", "00000000", or masked like "川A1**45"), drawn per record,
     /// so from many different vehicles.
@@ -48,6 +52,7 @@ impl Default for SimConfig {
                 .expect("valid date"),
             vehicles: 20_000,
             clones: 10,
+            clone_start_spread_s: 0,
             placeholder_ratio: 0.02,
             max_delay_s: 60,
             delayed_ratio: 0.05,

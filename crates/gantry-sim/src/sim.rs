@@ -253,12 +253,24 @@ impl Simulator {
             id_keys,
         };
         let count = sim.vehicles.len();
+        let mut twins = 0usize;
+        let mut pair_start = 0;
         for v in 0..count as u32 {
             let depart = if v == 0 {
                 0
             } else if sim.vehicles[v as usize].region != NO_REGION {
-                // Twins set off at once, so a live demo shows a clone within a minute.
-                sim.rng.random_range(0..20)
+                // Twins set off at once, so a live demo shows a clone within a
+                // minute; other pairs may follow over the spread.
+                if twins.is_multiple_of(2) {
+                    let spread = i64::from(sim.config.clone_start_spread_s);
+                    pair_start = if twins == 0 || spread == 0 {
+                        0
+                    } else {
+                        sim.rng.random_range(0..=spread)
+                    };
+                }
+                twins += 1;
+                pair_start + sim.rng.random_range(0..20)
             } else {
                 sim.departure_after(0, 0)
             };

@@ -241,6 +241,40 @@ fn every_cloned_plate_is_caught_being_in_two_places() {
 }
 
 #[test]
+fn a_start_spread_staggers_the_cloned_plates_first_sightings() {
+    let first_seen = |spread: u32| {
+        let sim = Simulator::new(SimConfig {
+            clone_start_spread_s: spread,
+            ..config(20_000, 12)
+        });
+        let start = sim.config().start;
+        let cloned: HashSet<String> = sim.cloned_plates().into_iter().map(|c| c.0).collect();
+        let mut first: HashMap<String, i64> = HashMap::new();
+        for e in sim.take(100_000) {
+            if cloned.contains(&e.pass.plate) {
+                first
+                    .entry(e.pass.plate.clone())
+                    .or_insert((e.pass.time - start).num_seconds());
+            }
+        }
+        assert_eq!(first.len(), 12, "every cloned plate is seen");
+        let mut offsets: Vec<i64> = first.into_values().collect();
+        offsets.sort();
+        offsets
+    };
+    let at_once = first_seen(0);
+    assert!(at_once.iter().all(|&s| s < 20), "{at_once:?}");
+    let spread = first_seen(600);
+    // One pair still sets off at once; the rest within the spread, not all together.
+    assert!(spread[0] < 20, "{spread:?}");
+    assert!(spread[11] < 620, "{spread:?}");
+    assert!(
+        spread.iter().filter(|&&s| s >= 60).count() >= 6,
+        "{spread:?}"
+    );
+}
+
+#[test]
 fn placeholders_are_about_the_configured_share_and_from_many_vehicles() {
     let sim = Simulator::new(SimConfig {
         placeholder_ratio: 0.05,

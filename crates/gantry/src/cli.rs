@@ -158,8 +158,9 @@ pub struct DemoArgs {
     /// Simulated records per second.
     #[arg(long, default_value_t = 50.0)]
     pub rate: f64,
-    /// Cloned plates the simulator injects.
-    #[arg(long, default_value_t = 5)]
+    /// Cloned plates the simulator injects: one sets off at once, the others
+    /// over the first 10 minutes; each raises a warning every ~15 minutes.
+    #[arg(long, default_value_t = 30)]
     pub clones: usize,
     /// Seed of the simulator (default: from the clock, so a restarted demo
     /// on the same data dir generates new pass ids, not the old ones again).

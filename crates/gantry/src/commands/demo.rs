@@ -36,6 +36,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| china_now_seconds().and_utc().timestamp() as u64),
         start: china_now_seconds(),
         clones: args.clones,
+        // Warnings throughout the first minutes, not one burst at the start.
+        clone_start_spread_s: 600,
         ..SimConfig::for_rate(args.rate)
     });
     let checkpoints = sim.network().checkpoints();
