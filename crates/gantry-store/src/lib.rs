@@ -199,8 +199,11 @@ pub trait Store: Send {
     }
 
     /// Ends a large import, restoring whatever [`Store::begin_bulk`] removed.
-    fn end_bulk(&mut self) -> Result<(), StoreError> {
-        Ok(())
+    /// Returns how many passes written since turned out to repeat a GCXH
+    /// and were dropped: a store may find repeats only here, so these count
+    /// as duplicates, not as inserted.
+    fn end_bulk(&mut self) -> Result<u64, StoreError> {
+        Ok(0)
     }
 
     /// Makes written data durable and cheap to read for other processes.

@@ -219,15 +219,17 @@ impl SqliteStore {
         self.live()?.iter().map(ShardDb::index_names).collect()
     }
 
-    /// Bulk mode for large imports: drops the secondary indexes of `passes`
-    /// (the gcxh key stays, so re-imports are still skipped) until
-    /// [`Self::end_bulk`], [`Store::close`] or drop rebuilds them, enlarges
+    /// Bulk mode for large imports: drops the indexes of `passes` (on a
+    /// shard that holds passes the GCXH index stays, so stored passes are
+    /// still skipped as they come; an empty shard appends and removes repeats
+    /// at the end) until [`Self::end_bulk`], [`Store::close`] or drop
+    /// rebuilds them, enlarges
     /// the page cache ([`SqliteOptions::bulk_cache_total_mib`]) and commits
     /// every [`SqliteOptions::bulk_commit_rows`] passes per shard rather than
     /// every batch. Other connections see bulk writes once committed. Should
     /// the process die in bulk mode, or a write fail, the batches since the
     /// last commit are lost (import again: it is idempotent) and the next
-    /// read-write open rebuilds the indexes.
+    /// read-write open removes repeats and rebuilds the indexes.
     pub fn begin_bulk(&mut self) -> Result<(), StoreError> {
         self.writable()?;
         if self.bulk {
@@ -241,18 +243,19 @@ impl SqliteStore {
             db.set_wal(false)?;
         }
         self.bulk = true;
-        for db in &self.shards {
+        for db in &mut self.shards {
             db.drop_bulk_indexes()?;
         }
         Ok(())
     }
 
-    /// Commits, restores the page cache and rebuilds the indexes
-    /// [`Self::begin_bulk`] dropped, all shards in parallel.
-    pub fn end_bulk(&mut self) -> Result<(), StoreError> {
+    /// Commits, restores the page cache, builds the GCXH index and removes
+    /// repeated passes, then rebuilds the other indexes [`Self::begin_bulk`]
+    /// dropped, all shards in parallel. Returns the repeats removed.
+    pub fn end_bulk(&mut self) -> Result<u64, StoreError> {
         self.writable()?;
         if !self.bulk {
-            return Ok(());
+            return Ok(0);
         }
         let cache_mib = self.options.cache_mib;
         let results = on_every_shard(&mut self.shards, |db| {
@@ -262,13 +265,15 @@ impl SqliteStore {
             // bounds that memory (the bulk cache, freed just before, is not
             // given back to the system) at little cost in speed.
             db.set_cache_mib(INDEX_BUILD_CACHE_MIB.min(cache_mib))?;
+            let removed = db.remove_repeats()?;
             db.ensure_schema()?;
             db.set_wal(true)?;
-            db.set_cache_mib(cache_mib)
+            db.set_cache_mib(cache_mib)?;
+            Ok(removed)
         });
-        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        let removed = results.into_iter().sum::<Result<u64, _>>()?;
         self.bulk = false;
-        Ok(())
+        Ok(removed)
     }
 
     /// Commits what bulk mode holds in open transactions.
@@ -351,7 +356,7 @@ impl SqliteStore {
         }
         let mut result = Ok(());
         if self.bulk {
-            result = self.end_bulk();
+            result = self.end_bulk().map(|_| ());
         }
         if !self.read_only {
             for db in &self.shards {
@@ -540,7 +545,7 @@ impl Store for SqliteStore {
         SqliteStore::begin_bulk(self)
     }
 
-    fn end_bulk(&mut self) -> Result<(), StoreError> {
+    fn end_bulk(&mut self) -> Result<u64, StoreError> {
         SqliteStore::end_bulk(self)
     }
 

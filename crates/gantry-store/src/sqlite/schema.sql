@@ -19,9 +19,13 @@ CREATE TABLE IF NOT EXISTS meta (
 
 -- 过车记录. A rowid table: rows append at the end of the table b-tree and
 -- only the (small) gcxh key lands at a random place, which inserts faster
--- than a WITHOUT ROWID table clustered on random ids.
+-- than a WITHOUT ROWID table clustered on random ids. GCXH is unique, but
+-- kept so by the writer (an insert skips a GCXH already stored; a bulk load
+-- removes repeats when it builds idx_passes_gcxh) rather than by a UNIQUE
+-- constraint, so a bulk load can append rows and build the key index
+-- sorted afterwards instead of checking it at a random place per row.
 CREATE TABLE IF NOT EXISTS passes (
-    gcxh              TEXT PRIMARY KEY NOT NULL,  -- pass id; re-imports are skipped on it
+    gcxh              TEXT NOT NULL,              -- pass id; re-imports are skipped on it
     xzqhmc            TEXT NOT NULL,              -- district
     kkmc              TEXT NOT NULL,              -- checkpoint name, the shard key
     fxlx              TEXT NOT NULL,              -- direction
@@ -34,7 +38,8 @@ CREATE TABLE IF NOT EXISTS passes (
     is_peak_hour      INTEGER NOT NULL,           -- derived from gcsj, 0/1
     vehicle_type_name TEXT NOT NULL               -- derived from hpzl
 );
--- Secondary indexes of passes: bulk mode drops these three and recreates them.
+-- Indexes of passes: bulk mode drops these four and recreates them.
+CREATE INDEX IF NOT EXISTS idx_passes_gcxh ON passes (gcxh);
 CREATE INDEX IF NOT EXISTS idx_passes_gcsj ON passes (gcsj);
 CREATE INDEX IF NOT EXISTS idx_passes_hphm ON passes (hphm);
 CREATE INDEX IF NOT EXISTS idx_passes_kkmc_gcsj ON passes (kkmc, gcsj);

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDateTime;
 use gantry_core::geo::GeoPoint;
 use gantry_core::rollup::RollupDelta;
-use gantry_core::{Checkpoint, Pass, Rejection, Rule, Sighting, Warning};
+use gantry_core::{Checkpoint, Derived, Pass, Rejection, Rule, Sighting, Warning};
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 
@@ -19,14 +19,32 @@ pub(crate) const SCHEMA: &str = include_str!("schema.sql");
 /// The secondary indexes of `passes` that bulk mode drops. All three: even
 /// for time-ordered input, keeping the gcsj and (kkmc, gcsj) indexes during
 /// a load cost ~1.4× the CPU of rebuilding them by sorting at the end.
-pub const BULK_INDEXES: [&str; 3] = ["idx_passes_gcsj", "idx_passes_hphm", "idx_passes_kkmc_gcsj"];
+/// The GCXH index, by which writes skip passes already stored.
+const KEY_INDEX: &str = "idx_passes_gcxh";
+
+pub const BULK_INDEXES: [&str; 4] = [
+    KEY_INDEX,
+    "idx_passes_gcsj",
+    "idx_passes_hphm",
+    "idx_passes_kkmc_gcsj",
+];
 
 const PASS_COLUMNS: &str = "gcxh, xzqhmc, kkmc, fxlx, gcsj, hpzl, hphm, clppxh";
 
+/// Skips a GCXH already stored (see schema.sql: the writer keeps it unique).
 const INSERT_PASS: &str =
     "INSERT INTO passes (gcxh, xzqhmc, kkmc, fxlx, gcsj, hpzl, hphm, clppxh, \
      province, is_weekend, is_peak_hour, vehicle_type_name) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (gcxh) DO NOTHING";
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 \
+     WHERE NOT EXISTS (SELECT 1 FROM passes WHERE gcxh = ?1)";
+
+/// Appends: in bulk mode repeats are removed when the key index is built.
+/// (OR IGNORE: a shard from before the key index had a PRIMARY KEY still
+/// skips repeats here.)
+const INSERT_PASS_BULK: &str =
+    "INSERT OR IGNORE INTO passes (gcxh, xzqhmc, kkmc, fxlx, gcsj, hpzl, hphm, clppxh, \
+     province, is_weekend, is_peak_hour, vehicle_type_name) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
 const INSERT_WARNING: &str = "INSERT INTO warnings (id, hphm, hpzl, first_gcxh, first_kkmc, \
      first_gcsj, second_gcxh, second_kkmc, second_gcsj, distance_km, interval_s, speed_kmh, rule, \
@@ -129,6 +147,9 @@ pub(crate) struct ShardDb {
     /// Passes written in the open transaction, when one is open (bulk mode
     /// keeps one open over several batches).
     pending: Option<u64>,
+    /// Passes are appended without the GCXH index (a bulk load into an
+    /// empty shard); repeats are removed when it is built.
+    append: bool,
 }
 
 impl ShardDb {
@@ -147,12 +168,19 @@ impl ShardDb {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .at(&path)?;
-        let db = ShardDb {
+        let mut db = ShardDb {
             conn,
             path,
             pending: None,
+            append: false,
         };
         db.configure(options, false)?;
+        // A bulk load that never finished left its passes unindexed and
+        // perhaps repeated: finish its work.
+        let unfinished = db.has_table("passes")? && !db.has_index(KEY_INDEX)?;
+        if unfinished {
+            db.remove_repeats()?;
+        }
         db.conn.execute_batch(SCHEMA).at(&db.path)?;
         db.check_identity(index, count)?;
         Ok(db)
@@ -180,6 +208,7 @@ impl ShardDb {
             conn,
             path,
             pending: None,
+            append: false,
         };
         db.configure(options, true)?;
         db.check_identity(index, count)?;
@@ -346,9 +375,15 @@ impl ShardDb {
             // once per batch even when the index outgrows the page cache
             // (random ids otherwise miss the cache on nearly every row).
             // Stable: of two passes with one id, the first one is kept.
+            // Without the key index yet, rows go in as they come.
             let mut passes = work.passes.clone();
-            passes.sort_by(|a, b| a.id.cmp(&b.id));
-            let mut stmt = conn.prepare_cached(INSERT_PASS).at(path)?;
+            let insert = if self.append {
+                INSERT_PASS_BULK
+            } else {
+                passes.sort_by(|a, b| a.id.cmp(&b.id));
+                INSERT_PASS
+            };
+            let mut stmt = conn.prepare_cached(insert).at(path)?;
             let mut gcsj = String::with_capacity(19);
             for pass in passes {
                 let derived = pass.derived();
@@ -453,14 +488,91 @@ impl ShardDb {
     }
 
     /// Drops the secondary indexes of `passes`.
-    pub fn drop_bulk_indexes(&self) -> Result<(), StoreError> {
-        for name in BULK_INDEXES {
+    /// Drops the pass indexes for a bulk load. An empty shard loses its
+    /// GCXH index too, and passes are appended (repeats are removed at the
+    /// end); a shard with passes keeps it, so rows already stored are
+    /// skipped as they come (deleting them afterwards costs more).
+    pub fn drop_bulk_indexes(&mut self) -> Result<(), StoreError> {
+        self.append = self.pass_count()? == 0;
+        let keep = if self.append { None } else { Some(KEY_INDEX) };
+        for name in BULK_INDEXES.into_iter().filter(|n| Some(*n) != keep) {
             // Index names are fixed identifiers, not user data.
             self.conn
                 .execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
                 .at(&self.path)?;
         }
         Ok(())
+    }
+
+    /// Ends bulk mode's appending: builds the GCXH index, then removes every
+    /// pass whose GCXH an earlier row (lower rowid) holds, with its counts in
+    /// the rollups. Returns how many it removed.
+    pub fn remove_repeats(&mut self) -> Result<u64, StoreError> {
+        self.commit()?;
+        if !std::mem::take(&mut self.append) && self.has_index(KEY_INDEX)? {
+            return Ok(0);
+        }
+        self.exec("BEGIN IMMEDIATE")?;
+        let removed = self.remove_repeats_in_transaction();
+        match removed {
+            Ok(n) => self.exec("COMMIT").map(|()| n),
+            Err(e) => {
+                let _ = self.exec("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn remove_repeats_in_transaction(&self) -> Result<u64, StoreError> {
+        self.exec("CREATE INDEX IF NOT EXISTS idx_passes_gcxh ON passes (gcxh)")?;
+        // Every row but the first (lowest rowid) of a repeated GCXH. The
+        // GROUP BYs walk the new index in order: no sort.
+        let repeats = "FROM passes WHERE gcxh IN \
+             (SELECT gcxh FROM passes GROUP BY gcxh HAVING count(*) > 1) \
+             AND rowid NOT IN \
+             (SELECT min(rowid) FROM passes GROUP BY gcxh HAVING count(*) > 1)";
+        // Their counts come out of the rollups; read as a stream, as a
+        // re-import may repeat millions.
+        let mut delta = RollupDelta::new();
+        let mut removed = 0u64;
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT kkmc, gcsj, hphm, hpzl {repeats}"))
+            .at(&self.path)?;
+        let mut rows = stmt.query([]).at(&self.path)?;
+        while let Some(row) = rows.next().at(&self.path)? {
+            let checkpoint: String = row.get(0).at(&self.path)?;
+            let time = self.time(row.get_ref(1).at(&self.path)?.as_str().unwrap_or(""))?;
+            let plate: String = row.get(2).at(&self.path)?;
+            let plate_type: String = row.get(3).at(&self.path)?;
+            let derived = Derived::of(&plate, &plate_type, time);
+            delta.add_counts(&checkpoint, time, derived.province, derived.vehicle_type, 1);
+            removed += 1;
+        }
+        drop(rows);
+        drop(stmt);
+        if removed == 0 {
+            return Ok(0);
+        }
+        self.exec(&format!("DELETE {repeats}"))?;
+        subtract_rollups(&self.conn, &delta, &self.path)?;
+        Ok(removed)
+    }
+
+    fn has_table(&self, name: &str) -> Result<bool, StoreError> {
+        self.has_schema_object("table", name)
+    }
+
+    fn has_index(&self, name: &str) -> Result<bool, StoreError> {
+        self.has_schema_object("index", name)
+    }
+
+    fn has_schema_object(&self, kind: &str, name: &str) -> Result<bool, StoreError> {
+        self.query_u64(
+            "SELECT count(*) FROM sqlite_schema WHERE type = ?1 AND name = ?2",
+            &[Value::Text(kind.into()), Value::Text(name.into())],
+        )
+        .map(|n| n > 0)
     }
 
     /// Creates every missing index (the schema is idempotent).
@@ -846,7 +958,21 @@ fn clamp_i64(n: u64) -> i64 {
 
 /// Adds a delta to the rollup tables inside the caller's transaction.
 fn add_rollups(conn: &Connection, delta: &RollupDelta, path: &Path) -> Result<(), StoreError> {
-    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    apply_rollups(conn, delta, 1, path)
+}
+
+/// Takes counts back out of the rollups (of passes removed as repeats).
+fn subtract_rollups(conn: &Connection, delta: &RollupDelta, path: &Path) -> Result<(), StoreError> {
+    apply_rollups(conn, delta, -1, path)
+}
+
+fn apply_rollups(
+    conn: &Connection,
+    delta: &RollupDelta,
+    sign: i64,
+    path: &Path,
+) -> Result<(), StoreError> {
+    let n = |v: u64| sign * i64::try_from(v).unwrap_or(i64::MAX);
     {
         let mut stmt = conn.prepare_cached(UPSERT_MINUTE).at(path)?;
         let mut minute = String::with_capacity(19);

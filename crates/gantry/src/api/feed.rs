@@ -105,7 +105,7 @@ impl Store for LiveStore {
         self.inner.begin_bulk()
     }
 
-    fn end_bulk(&mut self) -> Result<(), StoreError> {
+    fn end_bulk(&mut self) -> Result<u64, StoreError> {
         self.inner.end_bulk()
     }
 
