@@ -55,7 +55,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         .end_bulk()
         .context("cannot end the bulk load (rebuilding indexes)")?;
     // Passes a bulk load found to repeat a GCXH only when it indexed them.
-    summary.written.inserted -= repeats;
+    summary.written.inserted = summary.written.inserted.saturating_sub(repeats);
     summary.written.duplicates += repeats;
     store.close().context("cannot close the store")?;
     progress.finish_and_clear();
