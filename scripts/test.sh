@@ -5,5 +5,9 @@ cd "$(dirname "$0")/.."
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The real servers the store and distributed tests use (MariaDB ×2, Redis,
+# a Kafka-protocol broker), started or installed when missing.
+scripts/services.sh up
+eval "$(scripts/services.sh env)"
 cargo test --workspace --locked
 scripts/browser-test.sh

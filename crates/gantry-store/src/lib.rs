@@ -9,8 +9,14 @@
 //! [`SqliteStore`] is the embedded implementation: one SQLite file per shard.
 
 mod error;
+mod fanout;
+mod filter;
 pub mod merge;
+pub mod mysql;
 pub mod sqlite;
+#[cfg(test)]
+mod testkit;
+mod work;
 
 use std::ops::Range;
 

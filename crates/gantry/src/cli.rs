@@ -28,17 +28,33 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve the HTTP API (JSON queries, statistics, live warnings) over an existing store.
     Serve(ServeArgs),
+    /// Follow growing files of format (a) lines (UTF-8 or GBK), as Flume's TAILDIR does, into the store.
+    Tail(TailArgs),
+    /// Check a gantry.toml, or print a commented example of every key.
+    #[command(subcommand)]
+    Config(ConfigCommand),
 }
 
-/// Where the embedded store lives.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate FILE (and the GANTRY_… overrides) and summarise what it sets.
+    Check { file: PathBuf },
+    /// Print a commented gantry.toml with every key and its default.
+    Example,
+}
+
+/// Which store to use: the embedded one by default, or what `--config` names.
 #[derive(Debug, Args)]
 pub struct StoreArgs {
-    /// Data directory of the embedded store (one SQLite file per shard).
-    #[arg(long, default_value = "gantry-data")]
-    pub data_dir: PathBuf,
-    /// Number of shards, fixed when the data directory is created.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub shards: u16,
+    /// gantry.toml to read (its [store] section picks the engine: sqlite or mysql).
+    #[arg(long, env = "GANTRY_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory of the embedded store (one SQLite file per shard) [default: gantry-data, or the config's].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Number of shards, fixed when the data directory is created [default: 2, or the config's].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub shards: Option<u16>,
 }
 
 /// Cloned-plate detector settings.
@@ -193,6 +209,9 @@ pub struct HttpArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// gantry.toml to read; with store.engine = "mysql" the API serves the MariaDB/MySQL shards.
+    #[arg(long, env = "GANTRY_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Data directory of the store to serve (read only, alongside any writer).
     #[arg(long, default_value = "gantry-data")]
     pub data_dir: PathBuf,
@@ -201,4 +220,23 @@ pub struct ServeArgs {
     pub shards: Option<u16>,
     #[command(flatten)]
     pub http: HttpArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub detector: DetectorArgs,
+    /// Files or globs ("/var/log/kakou/*.log"; wildcards in the file name) [default: the config's tail.paths].
+    pub paths: Vec<String>,
+    /// Where read positions are kept across restarts [default: the config's tail.position_file].
+    #[arg(long)]
+    pub position_file: Option<PathBuf>,
+    /// Start files already present (and not in the position file) at their end, not their start.
+    #[arg(long)]
+    pub from_end: bool,
+    /// Exit once no new line has arrived for this many milliseconds (default: follow until Ctrl-C).
+    #[arg(long)]
+    pub idle_exit_ms: Option<u64>,
 }

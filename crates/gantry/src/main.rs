@@ -5,6 +5,7 @@ mod api;
 mod cli;
 mod clock;
 mod commands;
+mod config;
 mod pipeline;
 mod sinks;
 mod sources;

@@ -28,23 +28,6 @@ pub(crate) fn parse_time(text: &str) -> Option<NaiveDateTime> {
     parse_pass_time(text)
 }
 
-/// The smallest string greater than every string starting with `prefix`,
-/// in byte (= code point) order; `None` when there is none.
-pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
-    let mut chars: Vec<char> = prefix.chars().collect();
-    while let Some(last) = chars.pop() {
-        let mut next = u32::from(last) + 1;
-        if (0xD800..=0xDFFF).contains(&next) {
-            next = 0xE000;
-        }
-        if let Some(c) = char::from_u32(next) {
-            chars.push(c);
-            return Some(chars.into_iter().collect());
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,21 +45,5 @@ mod tests {
         }
         assert_eq!(parse_time("2023-02-30 00:00:00"), None);
         assert_eq!(parse_time("x"), None);
-    }
-
-    #[test]
-    fn prefix_bounds() {
-        assert_eq!(prefix_upper_bound("川A").as_deref(), Some("川B"));
-        assert_eq!(
-            prefix_upper_bound("a\u{D7FF}").as_deref(),
-            Some("a\u{E000}")
-        );
-        assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
-        assert_eq!(prefix_upper_bound("\u{10FFFF}"), None);
-        assert_eq!(prefix_upper_bound(""), None);
-        // Everything starting with the prefix sorts below the bound.
-        let up = prefix_upper_bound("川A").unwrap();
-        assert!("川A\u{10FFFF}\u{10FFFF}" < up.as_str());
-        assert!("川A" < up.as_str());
     }
 }

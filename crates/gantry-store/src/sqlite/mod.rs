@@ -26,14 +26,12 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use gantry_core::{CheckpointDirectory, Pass, ShardRouter, Warning};
-use rusqlite::types::Value;
 
-use self::codec::{date_text, prefix_upper_bound, time_text};
-use self::shard::{Filter, ShardDb, ShardWork};
-use crate::merge::{merge_sorted, page_of, sum_counts};
+use self::shard::ShardDb;
+use crate::fanout::Shards;
+use crate::work::split;
 use crate::{
-    check_page, Batch, Page, PassCursor, PassQuery, RejectedRow, Store, StoreError, WarningQuery,
-    WriteSummary,
+    Batch, Page, PassCursor, PassQuery, RejectedRow, Store, StoreError, WarningQuery, WriteSummary,
 };
 
 pub use self::shard::BULK_INDEXES;
@@ -288,6 +286,10 @@ impl SqliteStore {
         Ok(&self.shards)
     }
 
+    fn read(&self) -> Result<Shards<'_, ShardDb>, StoreError> {
+        Ok(Shards(self.live()?))
+    }
+
     fn writable(&self) -> Result<(), StoreError> {
         self.live()?;
         if self.read_only {
@@ -298,20 +300,7 @@ impl SqliteStore {
 
     fn write_batch(&mut self, batch: &Batch) -> Result<WriteSummary, StoreError> {
         self.writable()?;
-        let mut work: Vec<ShardWork<'_>> = (0..self.shards.len())
-            .map(|_| ShardWork::default())
-            .collect();
-        for pass in &batch.passes {
-            work[self.router.shard_of(&pass.checkpoint)]
-                .passes
-                .push(pass);
-        }
-        for warning in &batch.warnings {
-            work[self.router.shard_of(&warning.second.checkpoint)]
-                .warnings
-                .push(warning);
-        }
-        work[0].rejected = &batch.rejected;
+        let work = split(batch, &self.router);
 
         let commit_every = self.bulk.then_some(self.options.bulk_commit_rows);
         let busy = work.iter().filter(|w| !w.is_empty()).count();
@@ -464,70 +453,6 @@ fn write_meta(dir: &Path, shards: usize) -> Result<(), StoreError> {
     fs::rename(&tmp, &path).map_err(io(&path))
 }
 
-/// The province, when it is the query's only filter.
-fn only_province(q: &PassQuery) -> Option<&str> {
-    let without = PassQuery {
-        province: None,
-        ..q.clone()
-    };
-    q.province.as_deref().filter(|_| without.is_unfiltered())
-}
-
-/// The WHERE clause and parameters of a pass query.
-fn pass_filter(q: &PassQuery) -> Filter {
-    let mut clauses: Vec<&'static str> = Vec::new();
-    let mut params = Vec::new();
-    if let Some(k) = &q.checkpoint {
-        clauses.push("kkmc = ?");
-        params.push(Value::Text(k.clone()));
-    }
-    if let Some(plate) = &q.plate {
-        match plate.strip_suffix('*') {
-            Some(prefix) => {
-                if !prefix.is_empty() {
-                    clauses.push("hphm >= ?");
-                    params.push(Value::Text(prefix.to_owned()));
-                    if let Some(upper) = prefix_upper_bound(prefix) {
-                        clauses.push("hphm < ?");
-                        params.push(Value::Text(upper));
-                    }
-                }
-            }
-            None => {
-                clauses.push("hphm = ?");
-                params.push(Value::Text(plate.clone()));
-            }
-        }
-    }
-    if let Some(t) = &q.plate_type {
-        clauses.push("hpzl = ?");
-        params.push(Value::Text(t.clone()));
-    }
-    if let Some(p) = &q.province {
-        clauses.push("province = ?");
-        params.push(Value::Text(p.clone()));
-    }
-    if let Some(start) = q.start {
-        clauses.push("gcsj >= ?");
-        params.push(Value::Text(time_text(start)));
-    }
-    if let Some(end) = q.end {
-        clauses.push("gcsj <= ?");
-        params.push(Value::Text(time_text(end)));
-    }
-    let where_sql = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", clauses.join(" AND "))
-    };
-    Filter {
-        where_sql,
-        params,
-        no_checkpoint: q.checkpoint.is_none(),
-        has_plate: q.plate.as_deref().is_some_and(|p| p != "*"),
-    }
-}
-
 impl Store for SqliteStore {
     fn write(&mut self, batch: &Batch) -> Result<WriteSummary, StoreError> {
         self.write_batch(batch)
@@ -560,60 +485,7 @@ impl Store for SqliteStore {
     }
 
     fn query_passes(&self, query: &PassQuery) -> Result<Page<Pass>, StoreError> {
-        check_page(query.page, query.size)?;
-        let shards = self.live()?;
-        let filter = pass_filter(query);
-        // Per shard: (rows, matches), for the total and for choosing a plan.
-        let counts = shards
-            .iter()
-            .map(|db| {
-                let rows = db.pass_count()?;
-                let matches = if query.is_unfiltered() {
-                    rows
-                } else if let Some(province) = only_province(query) {
-                    // The province rollup counts without scanning the table.
-                    db.province_count(province)?
-                } else {
-                    db.count_matching(&filter)?
-                };
-                Ok((rows, matches))
-            })
-            .collect::<Result<Vec<(u64, u64)>, StoreError>>()?;
-        let total = counts.iter().map(|&(_, m)| m).sum::<u64>();
-        let offset = (query.page - 1) * query.size;
-        let depth = query.page * query.size;
-        let by_time = |i: usize| filter.walk_time_index(depth, counts[i].0, counts[i].1);
-        let items = if query.size == 0 || offset >= total {
-            Vec::new()
-        } else if let [db] = shards {
-            db.pass_page(&filter, query.size, offset, by_time(0))?
-        } else {
-            // Keys first: the top page × size of each shard, merged; then the
-            // page's rows from their shards.
-            let lists = shards
-                .iter()
-                .enumerate()
-                .map(|(i, db)| {
-                    let keys = db.pass_keys(&filter, depth, by_time(i))?;
-                    Ok(keys.into_iter().map(|(t, id)| (t, id, i)).collect())
-                })
-                .collect::<Result<Vec<Vec<_>>, StoreError>>()?;
-            let merged = merge_sorted(
-                lists,
-                usize::try_from(depth).unwrap_or(usize::MAX),
-                |a, b| (&b.0, &b.1).cmp(&(&a.0, &a.1)),
-            );
-            page_of(merged, query.page, query.size)
-                .into_iter()
-                .filter_map(|(_, id, i)| shards[i].pass_by_id(&id).transpose())
-                .collect::<Result<Vec<_>, _>>()?
-        };
-        Ok(Page {
-            items,
-            total,
-            page: query.page,
-            size: query.size,
-        })
+        self.read()?.query_passes(query)
     }
 
     fn pass_chunk(
@@ -622,75 +494,19 @@ impl Store for SqliteStore {
         after: Option<&PassCursor>,
         limit: u64,
     ) -> Result<Vec<Pass>, StoreError> {
-        let shards = self.live()?;
-        let mut filter = pass_filter(query);
-        if let Some(cursor) = after {
-            filter.and(
-                "(gcsj < ? OR (gcsj = ? AND gcxh < ?))",
-                [
-                    Value::Text(time_text(cursor.time)),
-                    Value::Text(time_text(cursor.time)),
-                    Value::Text(cursor.id.clone()),
-                ],
-            );
-        }
-        // Without a checkpoint or plate index to narrow it, walk time.
-        let by_time = filter.no_checkpoint && !filter.has_plate;
-        let lists = shards
-            .iter()
-            .map(|db| db.pass_page(&filter, limit, 0, by_time))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(merge_sorted(
-            lists,
-            usize::try_from(limit).unwrap_or(usize::MAX),
-            |a, b| (&b.time, &b.id).cmp(&(&a.time, &a.id)),
-        ))
+        self.read()?.pass_chunk(query, after, limit)
     }
 
     fn warnings(&self, query: &WarningQuery) -> Result<Page<Warning>, StoreError> {
-        check_page(query.page, query.size)?;
-        let shards = self.live()?;
-        let plate = query.plate.as_deref();
-        let total = shards
-            .iter()
-            .map(|db| db.warning_count(plate))
-            .sum::<Result<u64, _>>()?;
-        let depth = query.page * query.size;
-        let items = if query.size == 0 || (query.page - 1) * query.size >= total {
-            Vec::new()
-        } else {
-            let lists = shards
-                .iter()
-                .map(|db| db.warnings(plate, depth))
-                .collect::<Result<Vec<_>, _>>()?;
-            let merged = merge_sorted(
-                lists,
-                usize::try_from(depth).unwrap_or(usize::MAX),
-                |a, b| {
-                    b.second
-                        .time
-                        .cmp(&a.second.time)
-                        .then_with(|| a.id.cmp(&b.id))
-                },
-            );
-            page_of(merged, query.page, query.size)
-        };
-        Ok(Page {
-            items,
-            total,
-            page: query.page,
-            size: query.size,
-        })
+        self.read()?.warnings(query)
     }
 
     fn count_passes(&self) -> Result<u64, StoreError> {
-        Ok(self.shard_counts()?.iter().sum())
+        self.read()?.count_passes()
     }
 
     fn top_checkpoints(&self, limit: usize) -> Result<Vec<(String, u64)>, StoreError> {
-        let mut top = sum_counts_of(self.live()?, ShardDb::checkpoint_counts)?;
-        top.truncate(limit);
-        Ok(top)
+        self.read()?.top_checkpoints(limit)
     }
 
     fn flow_by_hour(
@@ -698,91 +514,41 @@ impl Store for SqliteStore {
         date: NaiveDate,
         checkpoint: Option<&str>,
     ) -> Result<[u64; 24], StoreError> {
-        let day = date_text(date);
-        let next = date
-            .succ_opt()
-            .map(date_text)
-            .unwrap_or_else(|| "9999-99-99".into());
-        let mut hours = [0u64; 24];
-        for db in self.live()? {
-            for (hour, n) in db.hours(&day, &next, checkpoint)? {
-                if let Some(slot) = usize::try_from(hour).ok().and_then(|h| hours.get_mut(h)) {
-                    *slot += n;
-                }
-            }
-        }
-        Ok(hours)
+        self.read()?.flow_by_hour(date, checkpoint)
     }
 
     fn provinces(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        sum_counts_of(self.live()?, ShardDb::province_counts)
+        self.read()?.provinces()
     }
 
     fn vehicle_types(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        sum_counts_of(self.live()?, ShardDb::vehicle_type_counts)
+        self.read()?.vehicle_types()
     }
 
     fn passes_per_minute(
         &self,
         range: Range<NaiveDateTime>,
     ) -> Result<Vec<(NaiveDateTime, u64)>, StoreError> {
-        let (start, end) = (time_text(range.start), time_text(range.end));
-        let mut minutes = std::collections::BTreeMap::new();
-        for db in self.live()? {
-            for (minute, n) in db.minutes(&start, &end)? {
-                *minutes.entry(minute).or_insert(0) += n;
-            }
-        }
-        Ok(minutes.into_iter().collect())
+        self.read()?.passes_per_minute(range)
     }
 
     fn rejected_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        sum_counts_of(self.live()?, ShardDb::rejected_counts)
+        self.read()?.rejected_counts()
     }
 
     fn rejected(&self, page: u64, size: u64) -> Result<Page<RejectedRow>, StoreError> {
-        check_page(page, size)?;
-        let shards = self.live()?;
-        let db = &shards[0];
-        Ok(Page {
-            items: db.rejected_rows(size, (page - 1) * size)?,
-            total: db.rejected_total()?,
-            page,
-            size,
-        })
+        self.read()?.rejected(page, size)
     }
 
     fn checkpoints(&self) -> Result<CheckpointDirectory, StoreError> {
-        let mut dir = CheckpointDirectory::new();
-        for c in self.live()?[0].checkpoints()? {
-            dir.upsert(c);
-        }
-        Ok(dir)
+        self.read()?.checkpoints()
     }
 
     fn recent_passes(&self, since: NaiveDateTime) -> Result<Vec<Pass>, StoreError> {
-        let lists = self
-            .live()?
-            .iter()
-            .map(|db| db.passes_since(since))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(merge_sorted(lists, usize::MAX, |a, b| {
-            (a.time, &a.id).cmp(&(b.time, &b.id))
-        }))
+        self.read()?.recent_passes(since)
     }
 
     fn shard_counts(&self) -> Result<Vec<u64>, StoreError> {
-        self.live()?.iter().map(ShardDb::pass_count).collect()
+        self.read()?.shard_counts()
     }
-}
-
-fn sum_counts_of(
-    shards: &[ShardDb],
-    f: impl Fn(&ShardDb) -> Result<Vec<(String, u64)>, StoreError>,
-) -> Result<Vec<(String, u64)>, StoreError> {
-    let mut all = Vec::new();
-    for db in shards {
-        all.extend(f(db)?);
-    }
-    Ok(sum_counts(all))
 }

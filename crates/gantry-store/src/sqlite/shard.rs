@@ -2,16 +2,23 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDateTime;
+use std::ops::Range;
+
+use chrono::{NaiveDate, NaiveDateTime};
 use gantry_core::geo::GeoPoint;
 use gantry_core::rollup::RollupDelta;
-use gantry_core::{Checkpoint, Derived, Pass, Rejection, Rule, Sighting, Warning};
+use gantry_core::{Checkpoint, Derived, Pass, Rule, Sighting, Warning};
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 
-use super::codec::{parse_time, time_text, write_time};
+use super::codec::{date_text, parse_time, time_text, write_time};
 use super::SqliteOptions;
+use crate::fanout::ShardRead;
+use crate::work::ShardWork;
 use crate::{RejectedRow, StoreError, WriteSummary};
+
+/// A pass filter with SQLite values.
+pub(crate) type Filter = crate::filter::Filter<Value>;
 
 /// The DDL, run on every read-write open (every statement is idempotent).
 pub(crate) const SCHEMA: &str = include_str!("schema.sql");
@@ -85,59 +92,6 @@ impl<T> AtPath<T> for rusqlite::Result<T> {
             path: path.to_owned(),
             source,
         })
-    }
-}
-
-/// What one shard stores of a batch.
-#[derive(Default)]
-pub(crate) struct ShardWork<'a> {
-    pub passes: Vec<&'a Pass>,
-    pub warnings: Vec<&'a Warning>,
-    pub rejected: &'a [Rejection],
-}
-
-impl ShardWork<'_> {
-    pub fn is_empty(&self) -> bool {
-        self.passes.is_empty() && self.warnings.is_empty() && self.rejected.is_empty()
-    }
-}
-
-/// A pass filter as SQL: a WHERE clause of fixed text with `?` placeholders,
-/// and the values to bind. User data only ever travels in `params`.
-#[derive(Debug, Clone)]
-pub(crate) struct Filter {
-    pub where_sql: String,
-    pub params: Vec<Value>,
-    /// No checkpoint filter, whose (kkmc, gcsj) index gives the order itself.
-    pub no_checkpoint: bool,
-    /// A plate filter, which the hphm index can answer.
-    pub has_plate: bool,
-}
-
-impl Filter {
-    /// Adds `clause` (with its `?` values) to the conditions.
-    pub fn and(&mut self, clause: &str, values: impl IntoIterator<Item = Value>) {
-        let joiner = if self.where_sql.is_empty() {
-            " WHERE "
-        } else {
-            " AND "
-        };
-        self.where_sql.push_str(joiner);
-        self.where_sql.push_str(clause);
-        self.params.extend(values);
-    }
-
-    /// Whether to find the first `depth` matches of a shard by walking the
-    /// gcsj index newest first (reading about `depth × rows / matches` rows)
-    /// rather than letting the planner pick an index for the filters (for a
-    /// plate, reading and sorting all `matches`). The planner cannot weigh
-    /// this itself: it scans and sorts the whole table for filters without
-    /// an index (province, plate type), where the walk stops after a few
-    /// rows, and uses the plate index for broad prefixes ("川*") that match
-    /// millions of rows.
-    pub fn walk_time_index(&self, depth: u64, rows: u64, matches: u64) -> bool {
-        self.no_checkpoint
-            && (!self.has_plate || (depth as u128) * (rows as u128) < (matches as u128).pow(2))
     }
 }
 
@@ -684,16 +638,6 @@ impl ShardDb {
         })
     }
 
-    /// Passes stored on this shard.
-    pub fn pass_count(&self) -> Result<u64, StoreError> {
-        self.query_u64("SELECT coalesce(sum(n), 0) FROM rollup_checkpoint", &[])
-    }
-
-    pub fn count_matching(&self, filter: &Filter) -> Result<u64, StoreError> {
-        let sql = format!("SELECT count(*) FROM passes{}", filter.where_sql);
-        self.query_u64(&sql, &filter.params)
-    }
-
     /// Runs a query over `passes` that orders by time, walking the gcsj
     /// index when `by_time` and the index exists (bulk mode drops it).
     fn ordered<T>(
@@ -712,56 +656,6 @@ impl ShardDb {
             }
             other => other,
         }
-    }
-
-    /// (gcsj, gcxh) of the first `limit` matching passes, newest first.
-    /// `by_time`: see [`Filter::walk_time_index`].
-    pub fn pass_keys(
-        &self,
-        filter: &Filter,
-        limit: u64,
-        by_time: bool,
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        let mut params = filter.params.clone();
-        params.push(Value::Integer(clamp_i64(limit)));
-        self.ordered(by_time, |hint| {
-            let sql = format!(
-                "SELECT gcsj, gcxh FROM passes{hint}{} ORDER BY gcsj DESC, gcxh DESC LIMIT ?",
-                filter.where_sql
-            );
-            self.query_values(&sql, &params, |r| Ok((r.get(0)?, r.get(1)?)))
-        })
-    }
-
-    /// Matching passes newest first, `limit` from `offset`.
-    pub fn pass_page(
-        &self,
-        filter: &Filter,
-        limit: u64,
-        offset: u64,
-        by_time: bool,
-    ) -> Result<Vec<Pass>, StoreError> {
-        let mut params = filter.params.clone();
-        params.push(Value::Integer(clamp_i64(limit)));
-        params.push(Value::Integer(clamp_i64(offset)));
-        self.ordered(by_time, |hint| {
-            let sql = format!(
-                "SELECT {PASS_COLUMNS} FROM passes{hint}{} ORDER BY gcsj DESC, gcxh DESC LIMIT ? OFFSET ?",
-                filter.where_sql
-            );
-            self.passes(&sql, &params)
-        })
-    }
-
-    pub fn pass_by_id(&self, id: &str) -> Result<Option<Pass>, StoreError> {
-        let sql = format!("SELECT {PASS_COLUMNS} FROM passes WHERE gcxh = ?");
-        Ok(self.passes(&sql, &[Value::Text(id.to_owned())])?.pop())
-    }
-
-    /// Passes at or after `since`, oldest first.
-    pub fn passes_since(&self, since: NaiveDateTime) -> Result<Vec<Pass>, StoreError> {
-        let sql = format!("SELECT {PASS_COLUMNS} FROM passes WHERE gcsj >= ? ORDER BY gcsj, gcxh");
-        self.passes(&sql, &[Value::Text(time_text(since))])
     }
 
     fn passes(&self, sql: &str, params: &[Value]) -> Result<Vec<Pass>, StoreError> {
@@ -786,169 +680,6 @@ impl ShardDb {
                 Ok(pass)
             })
             .collect()
-    }
-
-    pub fn warning_count(&self, plate: Option<&str>) -> Result<u64, StoreError> {
-        match plate {
-            Some(p) => self.query_u64(
-                "SELECT count(*) FROM warnings WHERE hphm = ?",
-                &[Value::Text(p.to_owned())],
-            ),
-            None => self.query_u64("SELECT count(*) FROM warnings", &[]),
-        }
-    }
-
-    /// The first `limit` warnings by second sighting time desc, then id.
-    pub fn warnings(&self, plate: Option<&str>, limit: u64) -> Result<Vec<Warning>, StoreError> {
-        let order = "ORDER BY second_gcsj DESC, id LIMIT ?";
-        let (sql, params) = match plate {
-            Some(p) => (
-                format!("SELECT {WARNING_COLUMNS} FROM warnings WHERE hphm = ? {order}"),
-                vec![Value::Text(p.to_owned()), Value::Integer(clamp_i64(limit))],
-            ),
-            None => (
-                format!("SELECT {WARNING_COLUMNS} FROM warnings {order}"),
-                vec![Value::Integer(clamp_i64(limit))],
-            ),
-        };
-        let rows: Vec<(Warning, [String; 3], String)> = self.query_values(&sql, &params, |r| {
-            let sighting = |id: usize, kkmc: usize| -> rusqlite::Result<Sighting> {
-                Ok(Sighting {
-                    pass_id: r.get(id)?,
-                    checkpoint: r.get(kkmc)?,
-                    time: NaiveDateTime::default(),
-                })
-            };
-            let warning = Warning {
-                id: r.get(0)?,
-                plate: r.get(1)?,
-                plate_type: r.get(2)?,
-                first: sighting(3, 4)?,
-                second: sighting(6, 7)?,
-                distance_km: r.get(9)?,
-                interval_s: r.get(10)?,
-                speed_kmh: r.get(11)?,
-                rule: Rule::Speed,
-                detected_at: NaiveDateTime::default(),
-            };
-            Ok((warning, [r.get(5)?, r.get(8)?, r.get(13)?], r.get(12)?))
-        })?;
-        rows.into_iter()
-            .map(|(mut w, [first, second, detected], rule)| {
-                w.first.time = self.time(&first)?;
-                w.second.time = self.time(&second)?;
-                w.detected_at = self.time(&detected)?;
-                w.rule =
-                    Rule::parse(&rule).ok_or_else(|| self.corrupt(format!("rule {rule:?}")))?;
-                Ok(w)
-            })
-            .collect()
-    }
-
-    pub fn checkpoint_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        self.counts("SELECT kkmc, n FROM rollup_checkpoint", &[])
-    }
-
-    pub fn province_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        self.counts("SELECT province, n FROM rollup_province", &[])
-    }
-
-    pub fn province_count(&self, province: &str) -> Result<u64, StoreError> {
-        self.query_u64(
-            "SELECT coalesce(sum(n), 0) FROM rollup_province WHERE province = ?",
-            &[Value::Text(province.to_owned())],
-        )
-    }
-
-    pub fn vehicle_type_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        self.counts("SELECT vehicle_type_name, n FROM rollup_vehicle_type", &[])
-    }
-
-    /// (hour, count) on the day `day` ('YYYY-MM-DD'), at one checkpoint or all.
-    pub fn hours(
-        &self,
-        day: &str,
-        next_day: &str,
-        checkpoint: Option<&str>,
-    ) -> Result<Vec<(u64, u64)>, StoreError> {
-        let map = |r: &Row<'_>| -> rusqlite::Result<(u64, u64)> {
-            Ok((
-                u64::try_from(r.get::<_, i64>(0)?).unwrap_or(u64::MAX),
-                u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-            ))
-        };
-        match checkpoint {
-            None => self.query_values(
-                "SELECT hour, n FROM rollup_hour WHERE day = ?",
-                &[Value::Text(day.to_owned())],
-                map,
-            ),
-            Some(k) => self.query_values(
-                "SELECT CAST(substr(minute, 12, 2) AS INTEGER) AS hour, sum(n) FROM rollup_minute \
-                 WHERE kkmc = ?1 AND minute >= ?2 AND minute < ?3 GROUP BY hour",
-                &[
-                    Value::Text(k.to_owned()),
-                    Value::Text(format!("{day} 00:00:00")),
-                    Value::Text(format!("{next_day} 00:00:00")),
-                ],
-                map,
-            ),
-        }
-    }
-
-    /// (minute, count) for minutes in [start, end) given as GCSJ text.
-    pub fn minutes(&self, start: &str, end: &str) -> Result<Vec<(NaiveDateTime, u64)>, StoreError> {
-        let rows = self.counts(
-            "SELECT minute, n FROM rollup_minute_total WHERE minute >= ?1 AND minute < ?2",
-            &[Value::Text(start.to_owned()), Value::Text(end.to_owned())],
-        )?;
-        rows.into_iter()
-            .map(|(minute, n)| Ok((self.time(&minute)?, n)))
-            .collect()
-    }
-
-    pub fn rejected_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        self.counts(
-            "SELECT reason_kind, count(*) FROM rejected GROUP BY reason_kind",
-            &[],
-        )
-    }
-
-    pub fn rejected_total(&self) -> Result<u64, StoreError> {
-        self.query_u64("SELECT count(*) FROM rejected", &[])
-    }
-
-    pub fn rejected_rows(&self, limit: u64, offset: u64) -> Result<Vec<RejectedRow>, StoreError> {
-        self.query_values(
-            "SELECT id, source, line, reason_kind, reason, raw FROM rejected ORDER BY id LIMIT ?1 OFFSET ?2",
-            &[Value::Integer(clamp_i64(limit)), Value::Integer(clamp_i64(offset))],
-            |r| {
-                Ok(RejectedRow {
-                    id: r.get(0)?,
-                    source: r.get(1)?,
-                    line: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
-                    kind: r.get(3)?,
-                    reason: r.get(4)?,
-                    raw: r.get(5)?,
-                })
-            },
-        )
-    }
-
-    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
-        self.query_values(
-            "SELECT kkmc, kkbh, lon, lat FROM checkpoints ORDER BY kkmc",
-            &[],
-            |r| {
-                let lon: Option<f64> = r.get(2)?;
-                let lat: Option<f64> = r.get(3)?;
-                Ok(Checkpoint {
-                    name: r.get(0)?,
-                    code: r.get(1)?,
-                    location: lon.zip(lat).map(|(lon, lat)| GeoPoint { lon, lat }),
-                })
-            },
-        )
     }
 }
 
@@ -1016,4 +747,244 @@ fn apply_rollups(
         }
     }
     Ok(())
+}
+
+impl ShardRead for ShardDb {
+    type Value = Value;
+
+    /// Passes stored on this shard.
+    fn pass_count(&self) -> Result<u64, StoreError> {
+        self.query_u64("SELECT coalesce(sum(n), 0) FROM rollup_checkpoint", &[])
+    }
+
+    fn count_matching(&self, filter: &Filter) -> Result<u64, StoreError> {
+        let sql = format!("SELECT count(*) FROM passes{}", filter.where_sql);
+        self.query_u64(&sql, &filter.params)
+    }
+
+    /// (gcsj, gcxh) of the first `limit` matching passes, newest first.
+    /// `by_time`: see [`Filter::walk_time_index`].
+    fn pass_keys(
+        &self,
+        filter: &Filter,
+        limit: u64,
+        by_time: bool,
+    ) -> Result<Vec<(NaiveDateTime, String)>, StoreError> {
+        let mut params = filter.params.clone();
+        params.push(Value::Integer(clamp_i64(limit)));
+        let keys: Vec<(String, String)> = self.ordered(by_time, |hint| {
+            let sql = format!(
+                "SELECT gcsj, gcxh FROM passes{hint}{} ORDER BY gcsj DESC, gcxh DESC LIMIT ?",
+                filter.where_sql
+            );
+            self.query_values(&sql, &params, |r| Ok((r.get(0)?, r.get(1)?)))
+        })?;
+        keys.into_iter()
+            .map(|(gcsj, id)| Ok((self.time(&gcsj)?, id)))
+            .collect()
+    }
+
+    /// Matching passes newest first, `limit` from `offset`.
+    fn pass_page(
+        &self,
+        filter: &Filter,
+        limit: u64,
+        offset: u64,
+        by_time: bool,
+    ) -> Result<Vec<Pass>, StoreError> {
+        let mut params = filter.params.clone();
+        params.push(Value::Integer(clamp_i64(limit)));
+        params.push(Value::Integer(clamp_i64(offset)));
+        self.ordered(by_time, |hint| {
+            let sql = format!(
+                "SELECT {PASS_COLUMNS} FROM passes{hint}{} ORDER BY gcsj DESC, gcxh DESC LIMIT ? OFFSET ?",
+                filter.where_sql
+            );
+            self.passes(&sql, &params)
+        })
+    }
+
+    fn pass_by_id(&self, id: &str) -> Result<Option<Pass>, StoreError> {
+        let sql = format!("SELECT {PASS_COLUMNS} FROM passes WHERE gcxh = ?");
+        Ok(self.passes(&sql, &[Value::Text(id.to_owned())])?.pop())
+    }
+
+    /// Passes at or after `since`, oldest first.
+    fn passes_since(&self, since: NaiveDateTime) -> Result<Vec<Pass>, StoreError> {
+        let sql = format!("SELECT {PASS_COLUMNS} FROM passes WHERE gcsj >= ? ORDER BY gcsj, gcxh");
+        self.passes(&sql, &[Value::Text(time_text(since))])
+    }
+
+    fn warning_count(&self, plate: Option<&str>) -> Result<u64, StoreError> {
+        match plate {
+            Some(p) => self.query_u64(
+                "SELECT count(*) FROM warnings WHERE hphm = ?",
+                &[Value::Text(p.to_owned())],
+            ),
+            None => self.query_u64("SELECT count(*) FROM warnings", &[]),
+        }
+    }
+
+    /// The first `limit` warnings by second sighting time desc, then id.
+    fn warnings(&self, plate: Option<&str>, limit: u64) -> Result<Vec<Warning>, StoreError> {
+        let order = "ORDER BY second_gcsj DESC, id LIMIT ?";
+        let (sql, params) = match plate {
+            Some(p) => (
+                format!("SELECT {WARNING_COLUMNS} FROM warnings WHERE hphm = ? {order}"),
+                vec![Value::Text(p.to_owned()), Value::Integer(clamp_i64(limit))],
+            ),
+            None => (
+                format!("SELECT {WARNING_COLUMNS} FROM warnings {order}"),
+                vec![Value::Integer(clamp_i64(limit))],
+            ),
+        };
+        let rows: Vec<(Warning, [String; 3], String)> = self.query_values(&sql, &params, |r| {
+            let sighting = |id: usize, kkmc: usize| -> rusqlite::Result<Sighting> {
+                Ok(Sighting {
+                    pass_id: r.get(id)?,
+                    checkpoint: r.get(kkmc)?,
+                    time: NaiveDateTime::default(),
+                })
+            };
+            let warning = Warning {
+                id: r.get(0)?,
+                plate: r.get(1)?,
+                plate_type: r.get(2)?,
+                first: sighting(3, 4)?,
+                second: sighting(6, 7)?,
+                distance_km: r.get(9)?,
+                interval_s: r.get(10)?,
+                speed_kmh: r.get(11)?,
+                rule: Rule::Speed,
+                detected_at: NaiveDateTime::default(),
+            };
+            Ok((warning, [r.get(5)?, r.get(8)?, r.get(13)?], r.get(12)?))
+        })?;
+        rows.into_iter()
+            .map(|(mut w, [first, second, detected], rule)| {
+                w.first.time = self.time(&first)?;
+                w.second.time = self.time(&second)?;
+                w.detected_at = self.time(&detected)?;
+                w.rule =
+                    Rule::parse(&rule).ok_or_else(|| self.corrupt(format!("rule {rule:?}")))?;
+                Ok(w)
+            })
+            .collect()
+    }
+
+    fn checkpoint_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.counts("SELECT kkmc, n FROM rollup_checkpoint", &[])
+    }
+
+    fn province_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.counts("SELECT province, n FROM rollup_province", &[])
+    }
+
+    fn province_count(&self, province: &str) -> Result<u64, StoreError> {
+        self.query_u64(
+            "SELECT coalesce(sum(n), 0) FROM rollup_province WHERE province = ?",
+            &[Value::Text(province.to_owned())],
+        )
+    }
+
+    fn vehicle_type_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.counts("SELECT vehicle_type_name, n FROM rollup_vehicle_type", &[])
+    }
+
+    /// (hour, count) on the day `day` ('YYYY-MM-DD'), at one checkpoint or all.
+    fn hours(
+        &self,
+        date: NaiveDate,
+        checkpoint: Option<&str>,
+    ) -> Result<Vec<(u64, u64)>, StoreError> {
+        let day = date_text(date);
+        let next_day = date
+            .succ_opt()
+            .map(date_text)
+            .unwrap_or_else(|| "9999-99-99".into());
+        let map = |r: &Row<'_>| -> rusqlite::Result<(u64, u64)> {
+            Ok((
+                u64::try_from(r.get::<_, i64>(0)?).unwrap_or(u64::MAX),
+                u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+            ))
+        };
+        match checkpoint {
+            None => self.query_values(
+                "SELECT hour, n FROM rollup_hour WHERE day = ?",
+                &[Value::Text(day.to_owned())],
+                map,
+            ),
+            Some(k) => self.query_values(
+                "SELECT CAST(substr(minute, 12, 2) AS INTEGER) AS hour, sum(n) FROM rollup_minute \
+                 WHERE kkmc = ?1 AND minute >= ?2 AND minute < ?3 GROUP BY hour",
+                &[
+                    Value::Text(k.to_owned()),
+                    Value::Text(format!("{day} 00:00:00")),
+                    Value::Text(format!("{next_day} 00:00:00")),
+                ],
+                map,
+            ),
+        }
+    }
+
+    /// (minute, count) for minutes in [start, end) given as GCSJ text.
+    fn minutes(
+        &self,
+        range: &Range<NaiveDateTime>,
+    ) -> Result<Vec<(NaiveDateTime, u64)>, StoreError> {
+        let rows = self.counts(
+            "SELECT minute, n FROM rollup_minute_total WHERE minute >= ?1 AND minute < ?2",
+            &[
+                Value::Text(time_text(range.start)),
+                Value::Text(time_text(range.end)),
+            ],
+        )?;
+        rows.into_iter()
+            .map(|(minute, n)| Ok((self.time(&minute)?, n)))
+            .collect()
+    }
+
+    fn rejected_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.counts(
+            "SELECT reason_kind, count(*) FROM rejected GROUP BY reason_kind",
+            &[],
+        )
+    }
+
+    fn rejected_total(&self) -> Result<u64, StoreError> {
+        self.query_u64("SELECT count(*) FROM rejected", &[])
+    }
+
+    fn rejected_rows(&self, limit: u64, offset: u64) -> Result<Vec<RejectedRow>, StoreError> {
+        self.query_values(
+            "SELECT id, source, line, reason_kind, reason, raw FROM rejected ORDER BY id LIMIT ?1 OFFSET ?2",
+            &[Value::Integer(clamp_i64(limit)), Value::Integer(clamp_i64(offset))],
+            |r| {
+                Ok(RejectedRow {
+                    id: r.get(0)?,
+                    source: r.get(1)?,
+                    line: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                    kind: r.get(3)?,
+                    reason: r.get(4)?,
+                    raw: r.get(5)?,
+                })
+            },
+        )
+    }
+
+    fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        self.query_values(
+            "SELECT kkmc, kkbh, lon, lat FROM checkpoints ORDER BY kkmc",
+            &[],
+            |r| {
+                let lon: Option<f64> = r.get(2)?;
+                let lat: Option<f64> = r.get(3)?;
+                Ok(Checkpoint {
+                    name: r.get(0)?,
+                    code: r.get(1)?,
+                    location: lon.zip(lat).map(|(lon, lat)| GeoPoint { lon, lat }),
+                })
+            },
+        )
+    }
 }

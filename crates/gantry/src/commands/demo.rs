@@ -67,7 +67,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     })?;
     println!("{}", server.describe());
     let mut detector = Detector::new(config, checkpoints);
-    restore(&mut detector, &mut store)?;
+    super::restore_detector(&mut detector, &mut store)?;
     let store = LiveStore::new(Box::new(store), feed);
     let mut pipeline = Pipeline::new(detector, Box::new(store), BATCH);
     let stop = super::stop_flag()?;
@@ -100,35 +100,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         w.duplicates,
         w.warnings_inserted,
         data_dir.display()
-    );
-    Ok(())
-}
-
-/// After a restart on the same data dir, replays the passes of the last
-/// horizon through the detector so plates seen before the restart are still
-/// compared. Warnings it raises again are written idempotently (same ids).
-fn restore(detector: &mut Detector, store: &mut SqliteStore) -> anyhow::Result<()> {
-    let horizon = chrono::Duration::seconds(detector.config().horizon_s);
-    let recent = store
-        .recent_passes(china_now_seconds() - horizon)
-        .context("cannot read recent passes to restore the detector")?;
-    if recent.is_empty() {
-        return Ok(());
-    }
-    let now = china_now_seconds();
-    let mut warnings = Vec::new();
-    for pass in &recent {
-        detector.observe(&pass.as_ref(), now, &mut warnings);
-    }
-    store
-        .write(&gantry_store::Batch {
-            warnings,
-            ..Default::default()
-        })
-        .context("cannot store restored warnings")?;
-    println!(
-        "restored detector state from {} recent passes",
-        recent.len()
     );
     Ok(())
 }

@@ -8,21 +8,32 @@ use gantry_core::DetectorConfig;
 use gantry_store::{SqliteStore, Store};
 
 use crate::api::{Cors, Feed, Mode, Server, ServerConfig};
-use crate::cli::ServeArgs;
+use crate::cli::{ServeArgs, StoreArgs};
+use crate::config::{Config, Engine};
 
 /// Read connections: queries that can run at once.
 const READERS: usize = 2;
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load_or_default(args.config.as_deref())?;
     let dir = &args.data_dir;
-    if !dir.is_dir() {
-        bail!(
-            "data dir {} does not exist: import or run the demo first",
-            dir.display()
-        );
-    }
+    let (readers, source) = if config.store.engine == Engine::Mysql {
+        let store_args = StoreArgs {
+            config: args.config.clone(),
+            data_dir: None,
+            shards: None,
+        };
+        let readers = (0..READERS)
+            .map(|_| super::open_configured(&store_args, &config, true))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        (
+            readers,
+            crate::config::mask_passwords(&config.store.mysql_shards.join(", ")),
+        )
+    } else {
+        (open_dir_readers(&args)?, dir.display().to_string())
+    };
     let cors = Cors::from_args(&args.http.cors_origins)?;
-    let readers = open_readers(dir, args.shards)?;
     let shards = readers[0].shard_counts().map(|c| c.len()).unwrap_or(0);
     let stop = super::stop_flag()?;
     let server = Server::start(ServerConfig {
@@ -35,9 +46,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         detector: DetectorConfig::default(),
     })?;
     println!(
-        "gantry serve: {} over {} ({shards} shards)",
-        server.url(),
-        dir.display()
+        "gantry serve: {} over {source} ({shards} shards)",
+        server.url()
     );
     println!("{}", server.describe());
     println!("Ctrl-C stops it.");
@@ -45,6 +55,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(100));
     }
     server.stop()
+}
+
+/// Readers of the embedded store in `--data-dir`.
+fn open_dir_readers(args: &ServeArgs) -> anyhow::Result<Vec<Box<dyn Store>>> {
+    let dir = &args.data_dir;
+    if !dir.is_dir() {
+        bail!(
+            "data dir {} does not exist: import or run the demo first",
+            dir.display()
+        );
+    }
+    open_readers(dir, args.shards)
 }
 
 /// Read-only connections to the store in `dir`, checked against `--shards`.

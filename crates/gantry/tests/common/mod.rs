@@ -1,5 +1,8 @@
 //! Helpers the integration tests share: running the real binary.
 
+// Each test binary uses a part of these.
+#![allow(dead_code)]
+
 use std::process::{Command, Output};
 
 /// Runs `gantry` with `args` and asserts it succeeded.

@@ -1,0 +1,270 @@
+//! The MySQL/MariaDB store: one database per shard, on as many servers as
+//! the user runs, placed in MyCat dataNode order.
+//!
+//! A pass goes to the shard MyCat's `PartitionByMurmurHash` picks for its
+//! KKMC (the router the SQLite store uses too), so a MyCat deployment over
+//! the same databases finds every row where it would have put it. The
+//! schema (docs/MYSQL.md, `schema.sql`) is created when missing. Writes are
+//! multi-row `INSERT IGNORE` statements, idempotent on GCXH, with the
+//! rollups in the same transaction; reads fan out and merge exactly like
+//! the SQLite store's, through [`crate::fanout`].
+
+mod shard;
+
+use std::ops::Range;
+use std::time::Duration;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use gantry_core::{CheckpointDirectory, Pass, ShardRouter, Warning};
+
+use self::shard::MysqlShard;
+use crate::fanout::Shards;
+use crate::work::split;
+use crate::{
+    Batch, Page, PassCursor, PassQuery, RejectedRow, Store, StoreError, WarningQuery, WriteSummary,
+};
+
+/// Tuning of the MySQL connections and writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MysqlOptions {
+    /// Connections per shard, at most.
+    pub pool_size: usize,
+    /// Rows per multi-row INSERT. 12 columns × 1000 rows stays far below
+    /// the 65,535 placeholders a prepared statement may have.
+    pub rows_per_statement: usize,
+    /// How often a transaction that hit a deadlock or a lock wait timeout
+    /// is tried again before the error reaches the caller.
+    pub lock_retries: u32,
+    /// Days ahead of today for which day partitions are created; rows
+    /// dated later (clock errors) wait in the catch-all partition.
+    pub future_days: i64,
+    /// Connect, read and write timeout of every connection.
+    pub timeout: Duration,
+}
+
+impl Default for MysqlOptions {
+    fn default() -> Self {
+        MysqlOptions {
+            pool_size: 4,
+            rows_per_statement: 1000,
+            lock_retries: 5,
+            future_days: 2,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The MySQL store. See the [module docs](self).
+pub struct MysqlStore {
+    shards: Vec<MysqlShard>,
+    router: ShardRouter,
+    closed: bool,
+}
+
+impl std::fmt::Debug for MysqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.shards.iter().map(|s| s.name()).collect();
+        f.debug_struct("MysqlStore")
+            .field("shards", &names)
+            .field("closed", &self.closed)
+            .finish()
+    }
+}
+
+impl MysqlStore {
+    /// Connects to one database per DSN (`mysql://user:password@host:port/db`),
+    /// in MyCat dataNode order, creating databases and tables if missing.
+    /// A DSN without a database uses `gantry_<index>`. A database set up as
+    /// another shard, or for another shard count, is an error: its rows
+    /// would be on the wrong shard.
+    pub fn open(dsns: &[String], options: MysqlOptions) -> Result<Self, StoreError> {
+        if dsns.is_empty() {
+            return Err(StoreError::NoShards);
+        }
+        // Two shards in one database would each hold the other's rows.
+        let mut names = Vec::with_capacity(dsns.len());
+        for (i, dsn) in dsns.iter().enumerate() {
+            let (_, _, name) = MysqlShard::locate(dsn, i)?;
+            if let Some(j) = names.iter().position(|n| *n == name) {
+                return Err(StoreError::InvalidConfig(format!(
+                    "shards {j} and {i} are the same database {name}"
+                )));
+            }
+            names.push(name);
+        }
+        let shards = dsns
+            .iter()
+            .enumerate()
+            .map(|(i, dsn)| MysqlShard::open(dsn, i, dsns.len(), &options))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(MysqlStore {
+            router: ShardRouter::mycat(shards.len()),
+            shards,
+            closed: false,
+        })
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// The shards' names (`host:port/database`), by shard index.
+    pub fn shard_names(&self) -> Vec<String> {
+        self.shards.iter().map(|s| s.name().to_owned()).collect()
+    }
+
+    fn live(&self) -> Result<&[MysqlShard], StoreError> {
+        if self.closed {
+            return Err(StoreError::Closed);
+        }
+        Ok(&self.shards)
+    }
+
+    fn read(&self) -> Result<Shards<'_, MysqlShard>, StoreError> {
+        Ok(Shards(self.live()?))
+    }
+
+    /// Drops the passes dated before `day` from every shard, whole day
+    /// partitions at a time (no row-by-row delete, so ingest does not
+    /// stall); rollups and warnings stay. Returns the partitions dropped.
+    pub fn drop_passes_before(&mut self, day: NaiveDate) -> Result<u64, StoreError> {
+        let mut dropped = 0;
+        for shard in self.live()? {
+            dropped += shard.drop_days_before(day)?;
+        }
+        Ok(dropped)
+    }
+}
+
+/// Runs `f` on every shard, one thread per shard, results in shard order.
+fn on_every_shard<T: Send>(
+    shards: &[MysqlShard],
+    f: impl Fn(&MysqlShard) -> Result<T, StoreError> + Sync,
+) -> Vec<Result<T, StoreError>> {
+    if shards.len() <= 1 {
+        return shards.iter().map(f).collect();
+    }
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = shards.iter().map(|s| scope.spawn(move || f(s))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+impl Store for MysqlStore {
+    /// Each shard commits its part on its own: when one shard fails, the
+    /// others may have stored theirs. Writing the batch again is safe
+    /// (idempotent on GCXH and warning id), which is what a caller does.
+    fn write(&mut self, batch: &Batch) -> Result<WriteSummary, StoreError> {
+        let shards = self.live()?;
+        let work = split(batch, &self.router);
+        let results = std::thread::scope(|scope| {
+            let handles: Vec<_> = shards
+                .iter()
+                .zip(&work)
+                .filter(|(_, w)| !w.is_empty())
+                .map(|(shard, w)| scope.spawn(move || shard.write(w)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect::<Vec<_>>()
+        });
+        let mut summary = WriteSummary::default();
+        for r in results {
+            summary.add(r?);
+        }
+        Ok(summary)
+    }
+
+    fn upsert_checkpoints(&mut self, checkpoints: &CheckpointDirectory) -> Result<(), StoreError> {
+        let shards = self.live()?;
+        on_every_shard(shards, |s| s.upsert_checkpoints(checkpoints.iter()))
+            .into_iter()
+            .collect()
+    }
+
+    /// Every write commits, so there is nothing to flush.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.live().map(drop)
+    }
+
+    fn close(&mut self) -> Result<(), StoreError> {
+        self.closed = true;
+        Ok(())
+    }
+
+    fn query_passes(&self, query: &PassQuery) -> Result<Page<Pass>, StoreError> {
+        self.read()?.query_passes(query)
+    }
+
+    fn pass_chunk(
+        &self,
+        query: &PassQuery,
+        after: Option<&PassCursor>,
+        limit: u64,
+    ) -> Result<Vec<Pass>, StoreError> {
+        self.read()?.pass_chunk(query, after, limit)
+    }
+
+    fn warnings(&self, query: &WarningQuery) -> Result<Page<Warning>, StoreError> {
+        self.read()?.warnings(query)
+    }
+
+    fn count_passes(&self) -> Result<u64, StoreError> {
+        self.read()?.count_passes()
+    }
+
+    fn top_checkpoints(&self, limit: usize) -> Result<Vec<(String, u64)>, StoreError> {
+        self.read()?.top_checkpoints(limit)
+    }
+
+    fn flow_by_hour(
+        &self,
+        date: NaiveDate,
+        checkpoint: Option<&str>,
+    ) -> Result<[u64; 24], StoreError> {
+        self.read()?.flow_by_hour(date, checkpoint)
+    }
+
+    fn provinces(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.read()?.provinces()
+    }
+
+    fn vehicle_types(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.read()?.vehicle_types()
+    }
+
+    fn passes_per_minute(
+        &self,
+        range: Range<NaiveDateTime>,
+    ) -> Result<Vec<(NaiveDateTime, u64)>, StoreError> {
+        self.read()?.passes_per_minute(range)
+    }
+
+    fn rejected_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.read()?.rejected_counts()
+    }
+
+    fn rejected(&self, page: u64, size: u64) -> Result<Page<RejectedRow>, StoreError> {
+        self.read()?.rejected(page, size)
+    }
+
+    fn checkpoints(&self) -> Result<CheckpointDirectory, StoreError> {
+        self.read()?.checkpoints()
+    }
+
+    fn recent_passes(&self, since: NaiveDateTime) -> Result<Vec<Pass>, StoreError> {
+        self.read()?.recent_passes(since)
+    }
+
+    fn shard_counts(&self) -> Result<Vec<u64>, StoreError> {
+        self.read()?.shard_counts()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,291 @@
+//! Against the real MariaDB servers `scripts/services.sh up` starts (3306
+//! and 3307, or `GANTRY_TEST_MYSQL_SHARDS`). Each test uses databases of
+//! its own and drops them at the end.
+
+use std::collections::HashSet;
+
+use chrono::{Days, Local, NaiveDate};
+use gantry_core::geo::GeoPoint;
+use gantry_core::{Checkpoint, ShardRouter};
+use tempfile::TempDir;
+
+use super::*;
+use crate::testkit::*;
+use crate::SqliteStore;
+
+/// The servers, one DSN without a database each.
+fn servers() -> Vec<String> {
+    std::env::var("GANTRY_TEST_MYSQL_SHARDS")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306,mysql://root@127.0.0.1:3307".into())
+        .split(',')
+        .map(|s| s.trim().trim_end_matches('/').to_owned())
+        .collect()
+}
+
+/// Databases for one test, spread over the servers; dropped on drop.
+struct TestDbs {
+    dsns: Vec<String>,
+}
+
+impl TestDbs {
+    fn new(tag: &str, shards: usize) -> Self {
+        let servers = servers();
+        let dsns: Vec<String> = (0..shards)
+            .map(|i| {
+                let server = &servers[i % servers.len()];
+                format!("{server}/gantry_t_{tag}_{}_{i}", std::process::id())
+            })
+            .collect();
+        let dbs = TestDbs { dsns };
+        dbs.drop_all();
+        dbs
+    }
+
+    fn open(&self) -> MysqlStore {
+        MysqlStore::open(&self.dsns, MysqlOptions::default()).unwrap()
+    }
+
+    fn drop_all(&self) {
+        use mysql::prelude::Queryable;
+        for dsn in &self.dsns {
+            let opts = mysql::Opts::from_url(dsn).unwrap();
+            let db = opts.get_db_name().unwrap().to_owned();
+            let mut conn =
+                mysql::Conn::new(mysql::OptsBuilder::from_opts(opts).db_name(None::<String>))
+                    .unwrap();
+            conn.query_drop(format!("DROP DATABASE IF EXISTS `{db}`"))
+                .unwrap();
+        }
+    }
+}
+
+impl Drop for TestDbs {
+    fn drop(&mut self) {
+        self.drop_all();
+    }
+}
+
+fn write_in_batches(store: &mut dyn Store, passes: &[Pass], size: usize) -> WriteSummary {
+    let mut total = WriteSummary::default();
+    for chunk in passes.chunks(size) {
+        total.add(store.write(&batch_of(chunk)).unwrap());
+    }
+    total
+}
+
+#[test]
+fn answers_equal_the_sqlite_store() {
+    let dbs = TestDbs::new("equal", 2);
+    let mut mysql = dbs.open();
+    let tmp = TempDir::new().unwrap();
+    let mut sqlite = SqliteStore::open(tmp.path(), 2).unwrap();
+
+    let mut data = dataset(3000, 11);
+    // Replays: a repeated batch, and an id repeated within a batch.
+    data.extend_from_within(..400);
+    data.insert(10, data[3].clone());
+    let mut checkpoints = CheckpointDirectory::new();
+    for (i, name) in CHECKPOINTS.iter().enumerate() {
+        checkpoints.upsert(Checkpoint {
+            name: (*name).into(),
+            code: format!("KK{i:03}"),
+            location: (i % 3 != 0).then_some(GeoPoint {
+                lon: 104.0 + i as f64 / 10.0,
+                lat: 30.5 + i as f64 / 7.0,
+            }),
+        });
+    }
+    for store in [&mut mysql as &mut dyn Store, &mut sqlite] {
+        store.upsert_checkpoints(&checkpoints).unwrap();
+    }
+    let by_mysql = write_in_batches(&mut mysql, &data, 500);
+    let by_sqlite = write_in_batches(&mut sqlite, &data, 500);
+    assert_eq!(by_mysql, by_sqlite);
+    assert_eq!(by_mysql.inserted, 3000);
+
+    assert_eq!(snapshot(&mysql), snapshot(&sqlite));
+    assert_eq!(
+        mysql.shard_counts().unwrap(),
+        sqlite.shard_counts().unwrap()
+    );
+    assert_eq!(
+        mysql.checkpoints().unwrap().to_csv(),
+        sqlite.checkpoints().unwrap().to_csv()
+    );
+    for q in queries() {
+        let page = mysql.query_passes(&q).unwrap();
+        let (items, total) = reference(&data, &q);
+        assert_eq!((&page.items, page.total), (&items, total), "{q:?}");
+    }
+    let since = at("2023-12-02 20:00:00");
+    assert_eq!(
+        mysql.recent_passes(since).unwrap(),
+        sqlite.recent_passes(since).unwrap()
+    );
+    let q = PassQuery {
+        plate: Some("川*".into()),
+        ..Default::default()
+    };
+    let (mut walked, mut after) = (Vec::new(), None::<PassCursor>);
+    loop {
+        let chunk = mysql.pass_chunk(&q, after.as_ref(), 333).unwrap();
+        let Some(last) = chunk.last() else { break };
+        after = Some(PassCursor::from(last));
+        walked.extend(chunk);
+    }
+    assert_eq!(walked, reference(&data, &PassQuery { size: 10_000, ..q }).0);
+}
+
+#[test]
+fn passes_land_on_the_mycat_shard() {
+    let dbs = TestDbs::new("route", 3);
+    let mut store = dbs.open();
+    let data = dataset(600, 5);
+    store.write(&batch_of(&data)).unwrap();
+    let router = ShardRouter::mycat(3);
+    let mut expected = vec![0u64; 3];
+    for p in &data {
+        expected[router.shard_of(&p.checkpoint)] += 1;
+    }
+    assert_eq!(store.shard_counts().unwrap(), expected);
+    // And the rows themselves, not just the rollups.
+    for (i, dsn) in dbs.dsns.iter().enumerate() {
+        use mysql::prelude::Queryable;
+        let mut conn = mysql::Conn::new(mysql::Opts::from_url(dsn).unwrap()).unwrap();
+        let kkmcs: Vec<String> = conn.query("SELECT DISTINCT kkmc FROM passes").unwrap();
+        assert!(kkmcs.iter().all(|k| router.shard_of(k) == i), "{kkmcs:?}");
+        let n: Option<u64> = conn.query_first("SELECT count(*) FROM passes").unwrap();
+        assert_eq!(n, Some(expected[i]));
+    }
+}
+
+#[test]
+fn a_database_of_another_layout_is_refused() {
+    let dbs = TestDbs::new("layout", 2);
+    drop(dbs.open());
+    let swapped = [dbs.dsns[1].clone(), dbs.dsns[0].clone()];
+    let err = MysqlStore::open(&swapped, MysqlOptions::default()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("is shard 1 of 2, expected shard 0 of 2"),
+        "{err}"
+    );
+    let err = MysqlStore::open(&dbs.dsns[..1], MysqlOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("expected shard 0 of 1"), "{err}");
+    let same = [dbs.dsns[0].clone(), dbs.dsns[0].clone()];
+    let err = MysqlStore::open(&same, MysqlOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("are the same database"), "{err}");
+}
+
+#[test]
+fn bad_dsns_and_dead_servers_are_clear_errors() {
+    let err = MysqlStore::open(&["postgres://x/y".into()], MysqlOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("bad MySQL DSN"), "{err}");
+    let err = MysqlStore::open(
+        &["mysql://root@127.0.0.1:3306/bad-name;drop".into()],
+        MysqlOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("must be letters, digits and _"),
+        "{err}"
+    );
+    // Nothing listens on port 9.
+    let options = MysqlOptions {
+        timeout: std::time::Duration::from_secs(2),
+        ..MysqlOptions::default()
+    };
+    let err = MysqlStore::open(&["mysql://root@127.0.0.1:9/x".into()], options).unwrap_err();
+    assert!(err.is_transient(), "{err:?}");
+    assert!(err.to_string().contains("127.0.0.1:9/x"), "{err}");
+}
+
+#[test]
+fn concurrent_writers_store_each_pass_once() {
+    let dbs = TestDbs::new("race", 2);
+    drop(dbs.open());
+    let data = dataset(4000, 23);
+    // Two writers, overlapping halves, in different batch orders.
+    std::thread::scope(|scope| {
+        for (part, size) in [(&data[..3000], 250), (&data[1000..], 170)] {
+            let dbs = &dbs;
+            scope.spawn(move || {
+                let mut store = dbs.open();
+                let mut batches: Vec<&[Pass]> = part.chunks(size).collect();
+                if size == 170 {
+                    batches.reverse();
+                }
+                for chunk in batches {
+                    store.write(&batch_of(chunk)).unwrap();
+                }
+            });
+        }
+    });
+    let store = dbs.open();
+    let unique: HashSet<&str> = data.iter().map(|p| p.id.as_str()).collect();
+    let all = store.query_passes(&PassQuery::default()).unwrap();
+    assert_eq!(all.total, unique.len() as u64, "rows");
+    assert_eq!(
+        store.count_passes().unwrap(),
+        unique.len() as u64,
+        "rollups"
+    );
+    let tmp = TempDir::new().unwrap();
+    let mut sqlite = SqliteStore::open(tmp.path(), 2).unwrap();
+    sqlite.write(&batch_of(&data)).unwrap();
+    let (a, b) = (snapshot(&store), snapshot(&sqlite));
+    assert_eq!((a.top, a.flow, a.minutes), (b.top, b.flow, b.minutes));
+}
+
+#[test]
+fn retention_drops_whole_days_and_keeps_rollups() {
+    let dbs = TestDbs::new("retain", 2);
+    let mut store = dbs.open();
+    let today = Local::now().date_naive();
+    let day = |back: u64| today.checked_sub_days(Days::new(back)).unwrap();
+    let mut data = dataset(700, 3);
+    for (i, p) in data.iter_mut().enumerate() {
+        let date: NaiveDate = day(i as u64 % 5);
+        p.time = date.and_time(p.time.time());
+    }
+    store.write(&batch_of(&data)).unwrap();
+    let top = store.top_checkpoints(100).unwrap();
+
+    let dropped = store.drop_passes_before(day(2)).unwrap();
+    // Days 3 and 4 back, on each of the 2 shards (all 12 checkpoints are used).
+    assert_eq!(dropped, 4);
+    let kept = data.iter().filter(|p| p.time.date() >= day(2)).count() as u64;
+    let all = store.query_passes(&PassQuery::default()).unwrap();
+    assert_eq!(all.total, kept);
+    assert_eq!(store.count_passes().unwrap(), kept);
+    let counted = PassQuery {
+        plate: Some("*".into()),
+        start: Some(day(6).and_hms_opt(0, 0, 0).unwrap()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.query_passes(&counted).unwrap().total,
+        kept,
+        "count(*)"
+    );
+    assert_eq!(store.top_checkpoints(100).unwrap(), top, "rollups stay");
+    assert_eq!(store.drop_passes_before(day(2)).unwrap(), 0);
+    // A pass of a dropped day written again is stored again, in the
+    // oldest remaining partition: retention is not a filter on writes.
+    let old: Vec<Pass> = data
+        .iter()
+        .filter(|p| p.time.date() == day(4))
+        .take(1)
+        .cloned()
+        .collect();
+    assert_eq!(
+        store
+            .write(&Batch {
+                passes: old,
+                ..Batch::default()
+            })
+            .unwrap()
+            .inserted,
+        1
+    );
+}
