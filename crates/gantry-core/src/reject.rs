@@ -24,6 +24,9 @@ pub enum RejectReason {
     Encoding,
     /// A header row lacks a required column.
     MissingColumn(&'static str),
+    /// The row parsed, but the store refused it for good (the dead letter
+    /// of a pipeline that must not stop on one row).
+    Unstorable(String),
 }
 
 impl RejectReason {
@@ -36,6 +39,7 @@ impl RejectReason {
             RejectReason::Oversize { .. } => "oversize",
             RejectReason::Encoding => "encoding",
             RejectReason::MissingColumn(_) => "missing_column",
+            RejectReason::Unstorable(_) => "unstorable",
         }
     }
 }
@@ -53,6 +57,7 @@ impl fmt::Display for RejectReason {
             }
             RejectReason::Encoding => write!(f, "not UTF-8 or GBK text"),
             RejectReason::MissingColumn(c) => write!(f, "header has no {c} column"),
+            RejectReason::Unstorable(why) => write!(f, "the store refused it: {why}"),
         }
     }
 }

@@ -285,3 +285,93 @@ fn only_province(q: &PassQuery) -> Option<&str> {
 fn to_usize(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
+
+/// The read half of [`crate::Store`] for an engine with a
+/// `fn read(&self) -> Result<Shards<'_, _>, StoreError>`: every query fans
+/// out and merges the same way, whatever the engine.
+macro_rules! fan_out_reads {
+    () => {
+        fn query_passes(
+            &self,
+            query: &$crate::PassQuery,
+        ) -> Result<$crate::Page<::gantry_core::Pass>, $crate::StoreError> {
+            self.read()?.query_passes(query)
+        }
+
+        fn pass_chunk(
+            &self,
+            query: &$crate::PassQuery,
+            after: Option<&$crate::PassCursor>,
+            limit: u64,
+        ) -> Result<Vec<::gantry_core::Pass>, $crate::StoreError> {
+            self.read()?.pass_chunk(query, after, limit)
+        }
+
+        fn warnings(
+            &self,
+            query: &$crate::WarningQuery,
+        ) -> Result<$crate::Page<::gantry_core::Warning>, $crate::StoreError> {
+            self.read()?.warnings(query)
+        }
+
+        fn count_passes(&self) -> Result<u64, $crate::StoreError> {
+            self.read()?.count_passes()
+        }
+
+        fn top_checkpoints(&self, limit: usize) -> Result<Vec<(String, u64)>, $crate::StoreError> {
+            self.read()?.top_checkpoints(limit)
+        }
+
+        fn flow_by_hour(
+            &self,
+            date: ::chrono::NaiveDate,
+            checkpoint: Option<&str>,
+        ) -> Result<[u64; 24], $crate::StoreError> {
+            self.read()?.flow_by_hour(date, checkpoint)
+        }
+
+        fn provinces(&self) -> Result<Vec<(String, u64)>, $crate::StoreError> {
+            self.read()?.provinces()
+        }
+
+        fn vehicle_types(&self) -> Result<Vec<(String, u64)>, $crate::StoreError> {
+            self.read()?.vehicle_types()
+        }
+
+        fn passes_per_minute(
+            &self,
+            range: ::std::ops::Range<::chrono::NaiveDateTime>,
+        ) -> Result<Vec<(::chrono::NaiveDateTime, u64)>, $crate::StoreError> {
+            self.read()?.passes_per_minute(range)
+        }
+
+        fn rejected_counts(&self) -> Result<Vec<(String, u64)>, $crate::StoreError> {
+            self.read()?.rejected_counts()
+        }
+
+        fn rejected(
+            &self,
+            page: u64,
+            size: u64,
+        ) -> Result<$crate::Page<$crate::RejectedRow>, $crate::StoreError> {
+            self.read()?.rejected(page, size)
+        }
+
+        fn checkpoints(&self) -> Result<::gantry_core::CheckpointDirectory, $crate::StoreError> {
+            self.read()?.checkpoints()
+        }
+
+        fn recent_passes(
+            &self,
+            since: ::chrono::NaiveDateTime,
+        ) -> Result<Vec<::gantry_core::Pass>, $crate::StoreError> {
+            self.read()?.recent_passes(since)
+        }
+
+        fn shard_counts(&self) -> Result<Vec<u64>, $crate::StoreError> {
+            self.read()?.shard_counts()
+        }
+    };
+}
+
+pub(crate) use fan_out_reads;

@@ -30,6 +30,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Follow growing files of format (a) lines (UTF-8 or GBK), as Flume's TAILDIR does, into the store.
     Tail(TailArgs),
+    /// Consume the raw topic as one of a Kafka consumer group: detect, store, push warnings to Redis and Kafka, then commit.
+    Worker(WorkerArgs),
     /// Check a gantry.toml, or print a commented example of every key.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -237,6 +239,19 @@ pub struct TailArgs {
     #[arg(long)]
     pub from_end: bool,
     /// Exit once no new line has arrived for this many milliseconds (default: follow until Ctrl-C).
+    #[arg(long)]
+    pub idle_exit_ms: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// gantry.toml with [kafka], [store] and optionally [redis] and [detector].
+    #[arg(long, env = "GANTRY_CONFIG")]
+    pub config: PathBuf,
+    /// Release the detector's reorder buffer once no record has come for this long, milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub idle_flush_ms: u64,
+    /// Exit once no record has come for this many milliseconds (default: run until Ctrl-C).
     #[arg(long)]
     pub idle_exit_ms: Option<u64>,
 }

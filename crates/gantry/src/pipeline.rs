@@ -8,12 +8,13 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
-use gantry_core::formats::ParseSink;
+use gantry_core::formats::{parse_line, ParseSink};
 use gantry_core::{Detector, DetectorStats, PassRef, Rejection};
 use gantry_store::{Batch, Store, WriteSummary};
 
 use crate::clock::china_now;
 use crate::sinks::store::StoreWriter;
+use crate::sources::tail::decode_line;
 
 /// Passes per batch: large enough for fast bulk writes, small enough to
 /// keep memory and latency low.
@@ -122,4 +123,40 @@ impl ParseSink for Pipeline {
         *self.rejected.entry(rejection.reason.kind()).or_default() += 1;
         self.batch.rejected.push(rejection);
     }
+}
+
+/// One line of format (a) and where it was read.
+pub struct SourcedLine<'a> {
+    pub source: &'a str,
+    /// 1-based.
+    pub line: u64,
+    pub bytes: &'a [u8],
+}
+
+/// Parses format (a) lines (UTF-8, else GBK) and runs their passes through
+/// the detector: one batch with the passes, the warnings they raised and
+/// the rejected lines. For sources that hand over lines in batches whose
+/// positions move only once the batch is stored (tail, Kafka).
+pub fn detect_lines<'a>(
+    lines: impl IntoIterator<Item = SourcedLine<'a>>,
+    detector: &mut Detector,
+    now: NaiveDateTime,
+) -> Batch {
+    let mut batch = Batch::default();
+    for line in lines {
+        let text = decode_line(line.bytes);
+        match parse_line(&text) {
+            Ok(pass) => {
+                detector.observe(&pass, now, &mut batch.warnings);
+                batch.passes.push(pass.to_pass());
+            }
+            Err(reason) => batch.rejected.push(Rejection {
+                source: line.source.to_owned(),
+                line: line.line,
+                reason,
+                raw: text.into_owned(),
+            }),
+        }
+    }
+    batch
 }

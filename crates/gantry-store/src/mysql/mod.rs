@@ -11,18 +11,15 @@
 
 mod shard;
 
-use std::ops::Range;
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveDateTime};
-use gantry_core::{CheckpointDirectory, Pass, ShardRouter, Warning};
+use chrono::NaiveDate;
+use gantry_core::{CheckpointDirectory, ShardRouter};
 
 use self::shard::MysqlShard;
 use crate::fanout::Shards;
 use crate::work::split;
-use crate::{
-    Batch, Page, PassCursor, PassQuery, RejectedRow, Store, StoreError, WarningQuery, WriteSummary,
-};
+use crate::{Batch, Store, StoreError, WriteSummary};
 
 /// Tuning of the MySQL connections and writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,73 +194,7 @@ impl Store for MysqlStore {
         Ok(())
     }
 
-    fn query_passes(&self, query: &PassQuery) -> Result<Page<Pass>, StoreError> {
-        self.read()?.query_passes(query)
-    }
-
-    fn pass_chunk(
-        &self,
-        query: &PassQuery,
-        after: Option<&PassCursor>,
-        limit: u64,
-    ) -> Result<Vec<Pass>, StoreError> {
-        self.read()?.pass_chunk(query, after, limit)
-    }
-
-    fn warnings(&self, query: &WarningQuery) -> Result<Page<Warning>, StoreError> {
-        self.read()?.warnings(query)
-    }
-
-    fn count_passes(&self) -> Result<u64, StoreError> {
-        self.read()?.count_passes()
-    }
-
-    fn top_checkpoints(&self, limit: usize) -> Result<Vec<(String, u64)>, StoreError> {
-        self.read()?.top_checkpoints(limit)
-    }
-
-    fn flow_by_hour(
-        &self,
-        date: NaiveDate,
-        checkpoint: Option<&str>,
-    ) -> Result<[u64; 24], StoreError> {
-        self.read()?.flow_by_hour(date, checkpoint)
-    }
-
-    fn provinces(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        self.read()?.provinces()
-    }
-
-    fn vehicle_types(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        self.read()?.vehicle_types()
-    }
-
-    fn passes_per_minute(
-        &self,
-        range: Range<NaiveDateTime>,
-    ) -> Result<Vec<(NaiveDateTime, u64)>, StoreError> {
-        self.read()?.passes_per_minute(range)
-    }
-
-    fn rejected_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        self.read()?.rejected_counts()
-    }
-
-    fn rejected(&self, page: u64, size: u64) -> Result<Page<RejectedRow>, StoreError> {
-        self.read()?.rejected(page, size)
-    }
-
-    fn checkpoints(&self) -> Result<CheckpointDirectory, StoreError> {
-        self.read()?.checkpoints()
-    }
-
-    fn recent_passes(&self, since: NaiveDateTime) -> Result<Vec<Pass>, StoreError> {
-        self.read()?.recent_passes(since)
-    }
-
-    fn shard_counts(&self) -> Result<Vec<u64>, StoreError> {
-        self.read()?.shard_counts()
-    }
+    crate::fanout::fan_out_reads!();
 }
 
 #[cfg(test)]

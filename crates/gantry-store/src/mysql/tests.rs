@@ -12,6 +12,8 @@ use tempfile::TempDir;
 use super::*;
 use crate::testkit::*;
 use crate::SqliteStore;
+use crate::{PassCursor, PassQuery};
+use gantry_core::Pass;
 
 /// The servers, one DSN without a database each.
 fn servers() -> Vec<String> {

@@ -7,6 +7,8 @@ use tempfile::TempDir;
 
 use super::*;
 use crate::testkit::*;
+use crate::{PassCursor, PassQuery, WarningQuery};
+use gantry_core::Pass;
 
 fn open(dir: &Path, shards: usize) -> SqliteStore {
     SqliteStore::open(dir, shards).unwrap()

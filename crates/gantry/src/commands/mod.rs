@@ -8,16 +8,21 @@ mod shard_of;
 mod simulate;
 mod tail;
 mod warnings;
+mod worker;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
-use gantry_core::{CheckpointDirectory, Detector, DetectorConfig};
+use chrono::NaiveDateTime;
+use gantry_core::{
+    CheckpointDirectory, Detector, DetectorConfig, Pass, RejectReason, Rejection, Warning,
+};
 
 use gantry_store::mysql::{MysqlOptions, MysqlStore};
-use gantry_store::{PassQuery, SqliteStore, Store};
+use gantry_store::{Batch, PassQuery, SqliteStore, Store, StoreError, WriteSummary};
 
 use crate::cli::{Cli, Command, ConfigCommand, DetectorArgs, StoreArgs};
 use crate::clock::china_now_seconds;
@@ -33,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Tail(args) => tail::run(args),
+        Command::Worker(args) => worker::run(args),
         Command::Config(ConfigCommand::Check { file }) => {
             println!("{}", Config::load(&file)?.check_report());
             println!("{} is valid", file.display());
@@ -66,6 +72,36 @@ pub fn detector_config(args: &DetectorArgs) -> anyhow::Result<DetectorConfig> {
         horizon_s: args.horizon,
         ..DetectorConfig::default()
     })
+}
+
+/// The detector settings of a config's `[detector]` (checked when loaded).
+pub fn detector_from_config(c: &crate::config::DetectorConfig) -> DetectorConfig {
+    DetectorConfig {
+        speed_limit_kmh: c.speed_limit_kmh,
+        window_s: c.window_s,
+        lateness_s: c.lateness_s,
+        horizon_s: c.horizon_s,
+        ..DetectorConfig::default()
+    }
+}
+
+/// The store's checkpoints, with those of `file` (when given) added and stored.
+pub fn checkpoints_with(
+    store: &mut dyn Store,
+    file: Option<&Path>,
+) -> anyhow::Result<CheckpointDirectory> {
+    let mut checkpoints = store
+        .checkpoints()
+        .context("cannot read stored checkpoints")?;
+    if let Some(path) = file {
+        for checkpoint in load_checkpoints(path)?.iter() {
+            checkpoints.upsert(checkpoint.clone());
+        }
+        store
+            .upsert_checkpoints(&checkpoints)
+            .context("cannot store checkpoints")?;
+    }
+    Ok(checkpoints)
 }
 
 /// Reads a checkpoints CSV (UTF-8 or GBK).
@@ -140,10 +176,23 @@ fn open_sqlite(dir: &Path, shards: u16) -> anyhow::Result<Box<dyn Store>> {
 
 /// After a restart on the same store, replays the passes of the horizon
 /// before the newest stored pass (not before the clock: a replayed history
-/// is as old as its records) through the detector so plates seen before the restart are still
-/// compared. Warnings it raises again are written idempotently (same ids).
-pub fn restore_detector(detector: &mut Detector, store: &mut dyn Store) -> anyhow::Result<()> {
-    let horizon = chrono::Duration::seconds(detector.config().horizon_s);
+/// is as old as its records) through the detector, so plates seen before
+/// the restart are still compared. Warnings it raises again are written
+/// idempotently (same ids) and returned, for other sinks.
+pub fn restore_detector(
+    detector: &mut Detector,
+    store: &mut dyn Store,
+) -> anyhow::Result<Vec<Warning>> {
+    let recent = recent_passes(store, detector.config().horizon_s)?;
+    restore_with(store, &recent, |pass, now, out| {
+        detector.observe(&pass.as_ref(), now, out);
+        true
+    })
+}
+
+/// The stored passes of the last `horizon_s` seconds before the newest one,
+/// in time order.
+pub fn recent_passes(store: &dyn Store, horizon_s: i64) -> anyhow::Result<Vec<Pass>> {
     let newest = PassQuery {
         size: 1,
         ..PassQuery::default()
@@ -155,28 +204,123 @@ pub fn restore_detector(detector: &mut Detector, store: &mut dyn Store) -> anyho
         .first()
         .map(|p| p.time);
     let Some(latest) = latest else {
-        return Ok(());
+        return Ok(Vec::new());
     };
-    let recent = store
-        .recent_passes(latest - horizon)
-        .context("cannot read recent passes to restore the detector")?;
-    if recent.is_empty() {
-        return Ok(());
-    }
+    store
+        .recent_passes(latest - chrono::Duration::seconds(horizon_s))
+        .context("cannot read recent passes to restore the detector")
+}
+
+/// Hands each pass to `observe` (which returns whether a detector took
+/// it) and stores the warnings raised.
+pub fn restore_with(
+    store: &mut dyn Store,
+    passes: &[Pass],
+    mut observe: impl FnMut(&Pass, NaiveDateTime, &mut Vec<Warning>) -> bool,
+) -> anyhow::Result<Vec<Warning>> {
     let now = china_now_seconds();
     let mut warnings = Vec::new();
-    for pass in &recent {
-        detector.observe(&pass.as_ref(), now, &mut warnings);
+    let mut restored = 0u64;
+    for pass in passes {
+        if observe(pass, now, &mut warnings) {
+            restored += 1;
+        }
+    }
+    if restored == 0 {
+        return Ok(warnings);
     }
     store
         .write(&gantry_store::Batch {
-            warnings,
+            warnings: warnings.clone(),
             ..Default::default()
         })
         .context("cannot store restored warnings")?;
-    println!(
-        "restored detector state from {} recent passes",
-        recent.len()
-    );
-    Ok(())
+    println!("restored detector state from {restored} recent passes");
+    Ok(warnings)
+}
+
+/// Longest wait between two tries of a write the store refused for a
+/// passing reason (server down, lock conflict).
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Writes `batch`, waiting out errors that pass (a shard restarting, a lock
+/// conflict) with growing pauses, so the source does not move on and the
+/// input waits where it is (files, Kafka). A batch the store refuses for
+/// good is written pass by pass, and each pass it still refuses becomes a
+/// rejected row with the store's reason (the dead letter), so one bad row
+/// neither stops the pipeline nor goes missing. Ctrl-C ends the waiting.
+pub fn store_batch(
+    store: &mut dyn Store,
+    batch: &Batch,
+    stop: &AtomicBool,
+) -> anyhow::Result<WriteSummary> {
+    match write_retrying(store, batch, stop)? {
+        Ok(summary) => Ok(summary),
+        Err(e) if batch.passes.len() > 1 || !batch.warnings.is_empty() => {
+            eprintln!("gantry: the store refused a batch ({e}); writing it pass by pass");
+            dead_letter(store, batch, stop)
+        }
+        Err(e) => Err(e).context("the store refused a batch"),
+    }
+}
+
+/// `Ok(Err(e))`: the store refused for good.
+fn write_retrying(
+    store: &mut dyn Store,
+    batch: &Batch,
+    stop: &AtomicBool,
+) -> anyhow::Result<Result<WriteSummary, StoreError>> {
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match store.write(batch) {
+            Ok(summary) => return Ok(Ok(summary)),
+            Err(e) if e.is_transient() => {
+                if stop.load(Ordering::SeqCst) {
+                    return Err(e).context("stopped while the store was unavailable");
+                }
+                eprintln!("gantry: store unavailable, retrying in {pause:?}: {e}");
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(MAX_BACKOFF);
+            }
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+}
+
+fn dead_letter(
+    store: &mut dyn Store,
+    batch: &Batch,
+    stop: &AtomicBool,
+) -> anyhow::Result<WriteSummary> {
+    let mut total = WriteSummary::default();
+    let mut refused = Vec::new();
+    for pass in &batch.passes {
+        let one = Batch {
+            passes: vec![pass.clone()],
+            ..Batch::default()
+        };
+        match write_retrying(store, &one, stop)? {
+            Ok(summary) => total.add(summary),
+            Err(e) => {
+                let mut raw = String::new();
+                gantry_core::formats::write_line(&pass.as_ref(), &mut raw);
+                refused.push(Rejection {
+                    source: "store".into(),
+                    line: 0,
+                    reason: RejectReason::Unstorable(e.to_string()),
+                    raw,
+                });
+            }
+        }
+    }
+    let rest = Batch {
+        passes: Vec::new(),
+        warnings: batch.warnings.clone(),
+        rejected: batch.rejected.iter().cloned().chain(refused).collect(),
+    };
+    match write_retrying(store, &rest, stop)? {
+        Ok(summary) => total.add(summary),
+        Err(e) => return Err(e).context("the store refused even the rejected rows"),
+    }
+    Ok(total)
 }

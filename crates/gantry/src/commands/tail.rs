@@ -1,36 +1,37 @@
-//! `gantry tail`: follows growing files of format (a) lines into the store,
-//! as Flume's TAILDIR source feeds Kafka. Read positions are committed only
-//! after the store holds the lines (and the warnings they raised), so a
-//! restart, even after `kill -9`, resumes where the store left off; lines
-//! read again are skipped by their GCXH and warnings by their id.
+//! `gantry tail`: follows growing files of format (a) lines, as Flume's
+//! TAILDIR source does, into the store (`tail.sink = "pipeline"`, the
+//! default) or onto Kafka's raw topic (`tail.sink = "kafka"`) for workers.
+//! Read positions are committed only after the store holds the lines (and
+//! the warnings they raised), or Kafka acknowledged them, so a restart,
+//! even after `kill -9`, resumes where they left off; lines sent again are
+//! skipped by their GCXH and warnings by their id.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use gantry_core::formats::parse_line;
-use gantry_core::{Detector, Rejection};
-use gantry_store::{Batch, Store, WriteSummary};
+use gantry_core::formats::{parse_line, write_line};
+use gantry_core::Detector;
+use gantry_store::{Batch, WriteSummary};
+use rdkafka::message::{Header, OwnedHeaders};
 
 use crate::cli::TailArgs;
 use crate::clock::china_now;
-use crate::config::{Config, TailSink};
+use crate::config::{Config, KafkaConfig, TailSink};
+use crate::pipeline::{detect_lines, SourcedLine};
+use crate::sinks::kafka::KafkaSink;
 use crate::sources::tail::{decode_line, TailConfig, TailLine, Tailer};
 
-/// Lines per store write.
+/// Lines per store write or Kafka flush.
 const MAX_LINES: usize = 8192;
 /// How often an idle tailer looks for new lines.
 const POLL: Duration = Duration::from_millis(200);
-/// Longest wait between two tries of a write the store refused for a
-/// passing reason (server down, lock conflict).
+/// Longest pause between two tries of a Kafka that is down.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 pub fn run(args: TailArgs) -> anyhow::Result<()> {
     let config = Config::load_or_default(args.store.config.as_deref())?;
     let detector_config = super::detector_config(&args.detector)?;
-    if config.tail.sink == TailSink::Kafka {
-        bail!("tail.sink = \"kafka\" is not available yet: use sink = \"pipeline\"");
-    }
     let patterns = if args.paths.is_empty() {
         config.tail.paths.clone()
     } else {
@@ -55,26 +56,60 @@ pub fn run(args: TailArgs) -> anyhow::Result<()> {
             position_file.display()
         )
     })?;
-
-    let mut store = super::open_configured(&args.store, &config, false)?;
-    let mut checkpoints = store
-        .checkpoints()
-        .context("cannot read stored checkpoints")?;
-    if let Some(path) = &args.detector.checkpoints {
-        for checkpoint in super::load_checkpoints(path)?.iter() {
-            checkpoints.upsert(checkpoint.clone());
-        }
-        store
-            .upsert_checkpoints(&checkpoints)
-            .context("cannot store checkpoints")?;
-    }
-    let mut detector = Detector::new(detector_config, checkpoints);
-    super::restore_detector(&mut detector, store.as_mut())?;
-
     let stop = super::stop_flag()?;
     let idle_exit = args.idle_exit_ms.map(Duration::from_millis);
-    let mut last_line = Instant::now();
+
+    if config.tail.sink == TailSink::Kafka {
+        let kafka = config
+            .kafka
+            .as_ref()
+            .context("tail.sink = \"kafka\" needs a [kafka] section")?;
+        return to_kafka(&mut tailer, kafka, &stop, idle_exit);
+    }
+
+    let mut store = super::open_configured(&args.store, &config, false)?;
+    let checkpoints =
+        super::checkpoints_with(store.as_mut(), args.detector.checkpoints.as_deref())?;
+    let mut detector = Detector::new(detector_config, checkpoints);
+    super::restore_detector(&mut detector, store.as_mut())?;
     let mut total = WriteSummary::default();
+    let lines_read = follow(&mut tailer, &stop, idle_exit, |lines| {
+        let sources: Vec<String> = lines.iter().map(|l| l.path.display().to_string()).collect();
+        let sourced = lines.iter().zip(&sources).map(|(l, source)| SourcedLine {
+            source,
+            line: l.line_no,
+            bytes: &l.bytes,
+        });
+        let batch = detect_lines(sourced, &mut detector, china_now());
+        total.add(super::store_batch(store.as_mut(), &batch, &stop)?);
+        Ok(())
+    })?;
+    // Warnings the detector still holds for late records.
+    let mut warnings = Vec::new();
+    detector.flush(china_now(), &mut warnings);
+    let last = Batch {
+        warnings,
+        ..Batch::default()
+    };
+    total.add(super::store_batch(store.as_mut(), &last, &stop)?);
+    store.close().context("cannot close the store")?;
+    println!(
+        "lines {lines_read}  accepted {}  duplicates {}  rejected {}  warnings {} new",
+        total.inserted, total.duplicates, total.rejected, total.warnings_inserted
+    );
+    Ok(())
+}
+
+/// Hands each poll's lines to `deliver`, then commits their positions;
+/// returns the lines read. Ends on Ctrl-C, or after `idle_exit` without a
+/// new line.
+fn follow(
+    tailer: &mut Tailer,
+    stop: &AtomicBool,
+    idle_exit: Option<Duration>,
+    mut deliver: impl FnMut(&[TailLine]) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
+    let mut last_line = Instant::now();
     let mut lines_read = 0u64;
     while !stop.load(Ordering::SeqCst) {
         for warning in tailer.take_warnings() {
@@ -92,67 +127,67 @@ pub fn run(args: TailArgs) -> anyhow::Result<()> {
         }
         last_line = Instant::now();
         lines_read += lines.len() as u64;
-        let batch = batch_of(&lines, &mut detector);
-        total.add(write_until_stored(store.as_mut(), &batch, &stop)?);
+        deliver(&lines)?;
         tailer.commit().context("cannot save read positions")?;
     }
-    // Warnings the detector still holds for late records.
-    let mut warnings = Vec::new();
-    detector.flush(china_now(), &mut warnings);
-    let last = Batch {
-        warnings,
-        ..Batch::default()
-    };
-    total.add(write_until_stored(store.as_mut(), &last, &stop)?);
-    store.close().context("cannot close the store")?;
-    println!(
-        "lines {lines_read}  accepted {}  duplicates {}  rejected {}  warnings {} new",
-        total.inserted, total.duplicates, total.rejected, total.warnings_inserted
-    );
+    Ok(lines_read)
+}
+
+/// Produces every line to the raw topic as the classic Flume → Kafka
+/// pipeline does: one format (a) line (12 fields) per record, keyed by
+/// HPHM so one plate's records stay in one partition, with the file and
+/// line in `source`/`line` headers. A line that does not parse goes as it
+/// is, unkeyed, for the workers to keep as a rejected row.
+fn to_kafka(
+    tailer: &mut Tailer,
+    kafka: &KafkaConfig,
+    stop: &AtomicBool,
+    idle_exit: Option<Duration>,
+) -> anyhow::Result<()> {
+    let sink = KafkaSink::new(&kafka.brokers)?;
+    let mut line = String::new();
+    let lines_read = follow(tailer, stop, idle_exit, |lines| {
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let sent = (|| {
+                for l in lines {
+                    let text = decode_line(&l.bytes);
+                    let headers = OwnedHeaders::new()
+                        .insert(Header {
+                            key: "source",
+                            value: Some(l.path.to_string_lossy().as_bytes()),
+                        })
+                        .insert(Header {
+                            key: "line",
+                            value: Some(l.line_no.to_string().as_bytes()),
+                        });
+                    match parse_line(&text) {
+                        Ok(pass) => {
+                            line.clear();
+                            write_line(&pass, &mut line);
+                            sink.send(
+                                &kafka.topic,
+                                Some(pass.plate),
+                                line.as_bytes(),
+                                Some(headers),
+                            )?;
+                        }
+                        Err(_) => sink.send(&kafka.topic, None, &l.bytes, Some(headers))?,
+                    }
+                }
+                sink.flush(Duration::from_secs(30))
+            })();
+            match sent {
+                Ok(()) => return Ok(()),
+                Err(e) if !stop.load(Ordering::SeqCst) => {
+                    eprintln!("gantry tail: Kafka unavailable, retrying in {pause:?}: {e:#}");
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(MAX_BACKOFF);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    })?;
+    println!("lines {lines_read} sent to {}", kafka.topic);
     Ok(())
-}
-
-/// Parses `lines` and runs their passes through the detector: one batch
-/// with the passes, the warnings they raised and the rejected lines.
-fn batch_of(lines: &[TailLine], detector: &mut Detector) -> Batch {
-    let now = china_now();
-    let mut batch = Batch::default();
-    for line in lines {
-        let text = decode_line(&line.bytes);
-        match parse_line(&text) {
-            Ok(pass) => {
-                detector.observe(&pass, now, &mut batch.warnings);
-                batch.passes.push(pass.to_pass());
-            }
-            Err(reason) => batch.rejected.push(Rejection {
-                source: line.path.display().to_string(),
-                line: line.line_no,
-                reason,
-                raw: text.into_owned(),
-            }),
-        }
-    }
-    batch
-}
-
-/// Writes `batch`, waiting out errors that pass (a shard restarting, a lock
-/// conflict) with growing pauses; the tail does not move on meanwhile, so
-/// the files buffer the input. Other errors, and Ctrl-C, end the run.
-fn write_until_stored(
-    store: &mut dyn Store,
-    batch: &Batch,
-    stop: &std::sync::atomic::AtomicBool,
-) -> anyhow::Result<WriteSummary> {
-    let mut pause = Duration::from_millis(100);
-    loop {
-        match store.write(batch) {
-            Ok(summary) => return Ok(summary),
-            Err(e) if e.is_transient() && !stop.load(Ordering::SeqCst) => {
-                eprintln!("gantry tail: store unavailable, retrying in {pause:?}: {e}");
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(MAX_BACKOFF);
-            }
-            Err(e) => return Err(e).context("cannot store the lines read"),
-        }
-    }
 }

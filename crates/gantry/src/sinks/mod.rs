@@ -1,4 +1,6 @@
 //! Sinks: where passes, warnings and rejections go.
 
 pub mod jsonl;
+pub mod kafka;
+pub mod redis;
 pub mod store;

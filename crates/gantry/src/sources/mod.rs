@@ -1,5 +1,6 @@
 //! Sources: where pass records come from.
 
 pub mod file;
+pub mod kafka;
 pub mod simulator;
 pub mod tail;

@@ -1,0 +1,257 @@
+//! `gantry worker`: one member of a Kafka consumer group on the raw topic.
+//! Per batch of records: parse, detect, store (idempotent on GCXH), push
+//! the new warnings to Redis (at most once per id) and to the warnings
+//! topic, and only then commit the offsets. A crash or a rebalance replays
+//! at most the uncommitted records, which the store and Redis skip.
+//!
+//! Records are keyed by plate, so one plate's records are in one partition,
+//! in order: each partition gets a detector of its own, with its own event
+//! time watermark, as partitions progress unevenly. When partitions are
+//! assigned, each one's detector is rebuilt from the store's recent passes
+//! of the plates that hash to it, so a plate moving between workers keeps
+//! its history and a rebalance misses no clone.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use std::collections::BTreeMap;
+
+use gantry_core::partition::partition_of;
+use gantry_core::{CheckpointDirectory, Detector, DetectorConfig, Warning};
+use gantry_store::WriteSummary;
+
+use crate::cli::{StoreArgs, WorkerArgs};
+use crate::clock::china_now;
+use crate::config::Config;
+use crate::pipeline::{detect_lines, SourcedLine};
+use crate::sinks::kafka::KafkaSink;
+use crate::sinks::redis::RedisWarnings;
+use crate::sources::kafka::{KafkaSource, Record};
+
+/// One detector per assigned partition.
+struct Detectors {
+    settings: DetectorConfig,
+    checkpoints: CheckpointDirectory,
+    by_partition: BTreeMap<i32, Detector>,
+}
+
+impl Detectors {
+    fn new(settings: DetectorConfig, checkpoints: CheckpointDirectory) -> Self {
+        Detectors {
+            settings,
+            checkpoints,
+            by_partition: BTreeMap::new(),
+        }
+    }
+
+    fn fresh(&self) -> Detector {
+        Detector::new(self.settings.clone(), self.checkpoints.clone())
+    }
+
+    /// New detectors for the partitions `source` holds now, fed with the
+    /// recent stored passes of their plates; returns the warnings that
+    /// raised (already stored).
+    fn rebuild(
+        &mut self,
+        source: &KafkaSource,
+        store: &mut dyn gantry_store::Store,
+    ) -> anyhow::Result<Vec<Warning>> {
+        let partitions = source.partition_count()?;
+        let assigned = source.assigned()?;
+        eprintln!("gantry worker: partitions {assigned:?} of {partitions} assigned");
+        self.by_partition = assigned.into_iter().map(|p| (p, self.fresh())).collect();
+        let recent = super::recent_passes(store, self.settings.horizon_s)?;
+        let by_partition = &mut self.by_partition;
+        super::restore_with(store, &recent, |pass, now, out| {
+            let partition = partition_of(pass.plate.as_bytes(), partitions) as i32;
+            match by_partition.get_mut(&partition) {
+                Some(detector) => {
+                    detector.observe(&pass.as_ref(), now, out);
+                    true
+                }
+                None => false,
+            }
+        })
+    }
+
+    /// The records' batch, each partition's through its own detector.
+    fn detect(&mut self, records: &[Record], topic: &str) -> gantry_store::Batch {
+        let mut by_partition: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
+        for r in records {
+            by_partition.entry(r.partition).or_default().push(r.clone());
+        }
+        let mut batch = gantry_store::Batch::default();
+        for (partition, records) in by_partition {
+            if !self.by_partition.contains_key(&partition) {
+                let fresh = self.fresh();
+                self.by_partition.insert(partition, fresh);
+            }
+            let Some(detector) = self.by_partition.get_mut(&partition) else {
+                continue;
+            };
+            let part = detect_records(&records, topic, detector);
+            batch.passes.extend(part.passes);
+            batch.warnings.extend(part.warnings);
+            batch.rejected.extend(part.rejected);
+        }
+        batch
+    }
+
+    /// Releases what every detector holds back for late records.
+    fn flush(&mut self) -> Vec<Warning> {
+        let mut warnings = Vec::new();
+        let now = china_now();
+        for detector in self.by_partition.values_mut() {
+            detector.flush(now, &mut warnings);
+        }
+        warnings
+    }
+}
+
+/// Longest pause between two tries of a sink that is down.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// How long the broker may take to acknowledge warnings.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where new warnings go besides the store.
+struct Publisher {
+    redis: Option<RedisWarnings>,
+    kafka: KafkaSink,
+    topic: String,
+}
+
+impl Publisher {
+    /// Retries each sink with growing pauses until it takes the warnings:
+    /// the offsets are not committed before, so nothing is lost, and
+    /// Redis's id markers keep a retry from pushing twice.
+    fn publish(&mut self, warnings: &[Warning], stop: &AtomicBool) -> anyhow::Result<()> {
+        if warnings.is_empty() {
+            return Ok(());
+        }
+        retry("Redis", stop, || match &mut self.redis {
+            Some(redis) => redis.push(warnings).map(drop),
+            None => Ok(()),
+        })?;
+        retry("Kafka", stop, || {
+            for w in warnings {
+                let json = serde_json::to_vec(w)?;
+                self.kafka.send(&self.topic, Some(&w.plate), &json, None)?;
+            }
+            self.kafka.flush(FLUSH_TIMEOUT)
+        })
+    }
+}
+
+fn retry(
+    what: &str,
+    stop: &AtomicBool,
+    mut attempt: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match attempt() {
+            Ok(()) => return Ok(()),
+            Err(e) if !stop.load(Ordering::SeqCst) => {
+                eprintln!("gantry worker: {what} unavailable, retrying in {pause:?}: {e:#}");
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(MAX_BACKOFF);
+            }
+            Err(e) => return Err(e).context(format!("stopped while {what} was unavailable")),
+        }
+    }
+}
+
+pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args.config)?;
+    let kafka = config
+        .kafka
+        .clone()
+        .context("the config has no [kafka] section: the worker consumes Kafka")?;
+    let store_args = StoreArgs {
+        config: Some(args.config.clone()),
+        data_dir: None,
+        shards: None,
+    };
+    let mut store = super::open_configured(&store_args, &config, false)?;
+    let checkpoints =
+        super::checkpoints_with(store.as_mut(), config.detector.checkpoints.as_deref())?;
+    let settings = super::detector_from_config(&config.detector);
+    let mut detectors = Detectors::new(settings, checkpoints);
+    let mut publisher = Publisher {
+        redis: config.redis.as_ref().map(RedisWarnings::new).transpose()?,
+        kafka: KafkaSink::new(&kafka.brokers)?,
+        topic: kafka.warnings_topic.clone(),
+    };
+    let mut source = KafkaSource::subscribe(&kafka)?;
+    let stop = super::stop_flag()?;
+    println!(
+        "gantry worker: group {} on topic {} at {}",
+        kafka.group, kafka.topic, kafka.brokers
+    );
+    let linger = Duration::from_millis(kafka.batch_linger_ms);
+    let idle_flush = Duration::from_millis(args.idle_flush_ms);
+    let idle_exit = args.idle_exit_ms.map(Duration::from_millis);
+    let mut last_record = Instant::now();
+    let mut flushed = true;
+    let mut total = WriteSummary::default();
+    while !stop.load(Ordering::SeqCst) {
+        let polled = source.poll_batch(kafka.batch_max.max(1), linger)?;
+        if polled.reassigned {
+            let restored = detectors.rebuild(&source, store.as_mut())?;
+            publisher.publish(&restored, &stop)?;
+        }
+        if polled.records.is_empty() {
+            let idle = last_record.elapsed();
+            if !flushed && idle >= idle_flush {
+                // No record is coming to move the watermark: release
+                // what the detector holds back for late records.
+                let batch = gantry_store::Batch {
+                    warnings: detectors.flush(),
+                    ..Default::default()
+                };
+                total.add(super::store_batch(store.as_mut(), &batch, &stop)?);
+                publisher.publish(&batch.warnings, &stop)?;
+                flushed = true;
+            }
+            if idle_exit.is_some_and(|limit| idle >= limit) {
+                break;
+            }
+            continue;
+        }
+        last_record = Instant::now();
+        flushed = false;
+        let batch = detectors.detect(&polled.records, &kafka.topic);
+        total.add(super::store_batch(store.as_mut(), &batch, &stop)?);
+        publisher.publish(&batch.warnings, &stop)?;
+        source.commit(&polled.records)?;
+    }
+    store.close().context("cannot close the store")?;
+    println!(
+        "accepted {}  duplicates {}  rejected {}  warnings {} new",
+        total.inserted, total.duplicates, total.rejected, total.warnings_inserted
+    );
+    Ok(())
+}
+
+/// The batch of `records`: each a format (a) line; rejected ones keep the
+/// file and line the producer named in headers, else topic/partition and
+/// offset.
+fn detect_records(records: &[Record], topic: &str, detector: &mut Detector) -> gantry_store::Batch {
+    let sources: Vec<String> = records
+        .iter()
+        .map(|r| {
+            r.source
+                .clone()
+                .unwrap_or_else(|| format!("kafka:{topic}/{}", r.partition))
+        })
+        .collect();
+    let lines = records.iter().zip(&sources).map(|(r, source)| SourcedLine {
+        source,
+        line: r
+            .line
+            .unwrap_or_else(|| u64::try_from(r.offset).unwrap_or(0) + 1),
+        bytes: &r.payload,
+    });
+    detect_lines(lines, detector, china_now())
+}
