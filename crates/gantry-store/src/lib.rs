@@ -276,6 +276,11 @@ pub trait Store: Send {
 
     /// Passes stored on each shard, by shard index.
     fn shard_counts(&self) -> Result<Vec<u64>, StoreError>;
+
+    /// Retention: drops the stored passes dated before `day`, keeping the
+    /// rollups and warnings (statistics keep their history; counts of
+    /// stored passes drop). Returns how many passes it dropped.
+    fn drop_passes_before(&mut self, day: NaiveDate) -> Result<u64, StoreError>;
 }
 
 /// Checks paging parameters the same way for every engine.

@@ -120,17 +120,6 @@ impl MysqlStore {
     fn read(&self) -> Result<Shards<'_, MysqlShard>, StoreError> {
         Ok(Shards(self.live()?))
     }
-
-    /// Drops the passes dated before `day` from every shard, whole day
-    /// partitions at a time (no row-by-row delete, so ingest does not
-    /// stall); rollups and warnings stay. Returns the partitions dropped.
-    pub fn drop_passes_before(&mut self, day: NaiveDate) -> Result<u64, StoreError> {
-        let mut dropped = 0;
-        for shard in self.live()? {
-            dropped += shard.drop_days_before(day)?;
-        }
-        Ok(dropped)
-    }
 }
 
 /// Runs `f` on every shard, one thread per shard, results in shard order.
@@ -192,6 +181,16 @@ impl Store for MysqlStore {
     fn close(&mut self) -> Result<(), StoreError> {
         self.closed = true;
         Ok(())
+    }
+
+    /// Whole day partitions at a time: no row-by-row delete, so ingest does
+    /// not stall.
+    fn drop_passes_before(&mut self, day: NaiveDate) -> Result<u64, StoreError> {
+        let mut dropped = 0;
+        for shard in self.live()? {
+            dropped += shard.drop_days_before(day)?;
+        }
+        Ok(dropped)
     }
 
     crate::fanout::fan_out_reads!();

@@ -244,7 +244,8 @@ impl MysqlShard {
         }
     }
 
-    /// Drops the day partitions holding only passes before `day`.
+    /// Drops the day partitions holding only passes before `day`; returns
+    /// the passes they held.
     pub fn drop_days_before(&self, day: NaiveDate) -> Result<u64> {
         self.load_partitions()?;
         let cutoff = to_days(day);
@@ -265,19 +266,24 @@ impl MysqlShard {
         // the rollups' total minus every pass dropped.
         let list = names.join(", ");
         let mut conn = self.conn()?;
-        let mut run = |sql: String| conn.query_drop(sql).map_err(|e| self.err(e));
-        run("LOCK TABLES passes WRITE, meta WRITE".into())?;
-        let result = (|| {
-            run(format!(
-                "UPDATE meta SET `value` = CAST(`value` AS SIGNED) + \
-                 (SELECT count(*) FROM passes PARTITION ({list})) WHERE `key` = 'passes_dropped'"
-            ))?;
-            run(format!("ALTER TABLE passes DROP PARTITION {list}"))
+        conn.query_drop("LOCK TABLES passes WRITE, meta WRITE")
+            .map_err(|e| self.err(e))?;
+        let result = (|| -> mysql::Result<u64> {
+            let dropped: Option<u64> =
+                conn.query_first(format!("SELECT count(*) FROM passes PARTITION ({list})"))?;
+            let dropped = dropped.unwrap_or(0);
+            conn.exec_drop(
+                "UPDATE meta SET `value` = CAST(`value` AS SIGNED) + ? WHERE `key` = 'passes_dropped'",
+                (dropped,),
+            )?;
+            conn.query_drop(format!("ALTER TABLE passes DROP PARTITION {list}"))?;
+            Ok(dropped)
         })();
-        let unlocked = run("UNLOCK TABLES".into());
-        result.and(unlocked)?;
+        let unlocked = conn.query_drop("UNLOCK TABLES");
+        let dropped = result.map_err(|e| self.err(e))?;
+        unlocked.map_err(|e| self.err(e))?;
         self.load_partitions()?;
-        Ok(names.len() as u64)
+        Ok(dropped)
     }
 
     // ---- writes ----

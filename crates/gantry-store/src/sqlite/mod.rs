@@ -480,5 +480,11 @@ impl Store for SqliteStore {
         self.close_inner()
     }
 
+    fn drop_passes_before(&mut self, day: chrono::NaiveDate) -> Result<u64, StoreError> {
+        self.writable()?;
+        let results = on_every_shard(&mut self.shards, |db| db.drop_passes_before(day));
+        results.into_iter().sum()
+    }
+
     crate::fanout::fan_out_reads!();
 }

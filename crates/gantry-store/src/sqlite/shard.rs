@@ -571,6 +571,48 @@ impl ShardDb {
         self.conn.release_memory().at(&self.path)
     }
 
+    /// Deletes the passes dated before `day`, in chunks of their own
+    /// transactions so that writers wait at most one chunk, counting them
+    /// in `meta` so the count of stored passes stays exact.
+    pub fn drop_passes_before(&mut self, day: NaiveDate) -> Result<u64, StoreError> {
+        const CHUNK: i64 = 50_000;
+        self.commit()?;
+        let before = date_text(day);
+        let mut dropped = 0u64;
+        loop {
+            self.exec("BEGIN IMMEDIATE")?;
+            let deleted = self
+                .conn
+                .execute(
+                    "DELETE FROM passes WHERE rowid IN \
+                     (SELECT rowid FROM passes WHERE gcsj < ?1 LIMIT ?2)",
+                    params![before, CHUNK],
+                )
+                .and_then(|n| {
+                    self.conn.execute(
+                        "INSERT INTO meta (key, value) VALUES ('passes_dropped', ?1) \
+                         ON CONFLICT (key) DO UPDATE SET \
+                         value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)",
+                        params![n as i64],
+                    )?;
+                    Ok(n)
+                })
+                .at(&self.path);
+            let n = match deleted {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = self.exec("ROLLBACK");
+                    return Err(e);
+                }
+            };
+            self.exec("COMMIT")?;
+            dropped += n as u64;
+            if (n as i64) < CHUNK {
+                return Ok(dropped);
+            }
+        }
+    }
+
     pub fn checkpoint_wal(&self) -> Result<(), StoreError> {
         self.conn
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
@@ -753,8 +795,14 @@ impl ShardRead for ShardDb {
     type Value = Value;
 
     /// Passes stored on this shard.
+    /// The rollups count every pass ever stored; retention's deletes are
+    /// taken off.
     fn pass_count(&self) -> Result<u64, StoreError> {
-        self.query_u64("SELECT coalesce(sum(n), 0) FROM rollup_checkpoint", &[])
+        self.query_u64(
+            "SELECT coalesce((SELECT sum(n) FROM rollup_checkpoint), 0) - \
+             coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'passes_dropped'), 0)",
+            &[],
+        )
     }
 
     fn count_matching(&self, filter: &Filter) -> Result<u64, StoreError> {

@@ -832,3 +832,9 @@ fn bulk_load_uses_a_rollback_journal_and_returns_to_wal() {
     assert_eq!(store.count_passes().unwrap(), 300);
     store.close().unwrap();
 }
+
+#[test]
+fn retention_deletes_old_days_and_keeps_rollups() {
+    let tmp = TempDir::new().unwrap();
+    check_retention(&mut open(tmp.path(), 2));
+}

@@ -184,6 +184,10 @@ impl Store for LiveStore {
     fn shard_counts(&self) -> Result<Vec<u64>, StoreError> {
         self.inner.shard_counts()
     }
+
+    fn drop_passes_before(&mut self, day: NaiveDate) -> Result<u64, StoreError> {
+        self.inner.drop_passes_before(day)
+    }
 }
 
 /// What one look at the store found.

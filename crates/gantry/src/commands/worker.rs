@@ -114,6 +114,40 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// How long the broker may take to acknowledge warnings.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How often retention looks for days to drop.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// `store.retention_days`: passes older than that many days (China time)
+/// are dropped at start and every hour; 0 keeps everything.
+struct Retention {
+    days: u32,
+    last: Option<Instant>,
+}
+
+impl Retention {
+    fn new(days: u32) -> Self {
+        Retention { days, last: None }
+    }
+
+    fn run_if_due(&mut self, store: &mut dyn gantry_store::Store) -> anyhow::Result<()> {
+        if self.days == 0 || self.last.is_some_and(|t| t.elapsed() < RETENTION_EVERY) {
+            return Ok(());
+        }
+        self.last = Some(Instant::now());
+        let today = china_now().date();
+        let Some(cutoff) = today.checked_sub_days(chrono::Days::new(u64::from(self.days))) else {
+            return Ok(());
+        };
+        let dropped = store
+            .drop_passes_before(cutoff)
+            .context("retention could not drop old passes")?;
+        if dropped > 0 {
+            eprintln!("gantry worker: retention dropped {dropped} passes before {cutoff}");
+        }
+        Ok(())
+    }
+}
+
 /// Where new warnings go besides the store.
 struct Publisher {
     redis: Option<RedisWarnings>,
@@ -192,10 +226,13 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let linger = Duration::from_millis(kafka.batch_linger_ms);
     let idle_flush = Duration::from_millis(args.idle_flush_ms);
     let idle_exit = args.idle_exit_ms.map(Duration::from_millis);
+    let retention = Retention::new(config.store.retention_days);
     let mut last_record = Instant::now();
     let mut flushed = true;
     let mut total = WriteSummary::default();
+    let mut retention = retention;
     while !stop.load(Ordering::SeqCst) {
+        retention.run_if_due(store.as_mut())?;
         let polled = source.poll_batch(kafka.batch_max.max(1), linger)?;
         if polled.reassigned {
             let restored = detectors.rebuild(&source, store.as_mut())?;
