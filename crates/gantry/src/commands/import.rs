@@ -24,17 +24,8 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         }
     }
     let mut store = super::open_store(&args.store)?;
-    let mut checkpoints = store
-        .checkpoints()
-        .context("cannot read stored checkpoints")?;
-    if let Some(path) = &args.detector.checkpoints {
-        for checkpoint in super::load_checkpoints(path)?.iter() {
-            checkpoints.upsert(checkpoint.clone());
-        }
-        store
-            .upsert_checkpoints(&checkpoints)
-            .context("cannot store checkpoints")?;
-    }
+    let checkpoints =
+        super::checkpoints_with(store.as_mut(), args.detector.checkpoints.as_deref())?;
     let total_bytes: u64 = args.files.iter().filter_map(|p| file::size_of(p)).sum();
     if total_bytes >= BULK_BYTES {
         // Load first, index after, as databases' own loaders do.

@@ -324,3 +324,24 @@ fn dead_letter(
     }
     Ok(total)
 }
+
+/// Runs `attempt` until it succeeds, pausing longer after each failure
+/// (up to [`MAX_BACKOFF`]); Ctrl-C ends the waiting with the last error.
+pub fn retry(
+    what: &str,
+    stop: &AtomicBool,
+    mut attempt: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match attempt() {
+            Ok(()) => return Ok(()),
+            Err(e) if !stop.load(Ordering::SeqCst) => {
+                eprintln!("gantry: {what} unavailable, retrying in {pause:?}: {e:#}");
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(MAX_BACKOFF);
+            }
+            Err(e) => return Err(e).context(format!("stopped while {what} was unavailable")),
+        }
+    }
+}

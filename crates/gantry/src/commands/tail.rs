@@ -26,8 +26,6 @@ use crate::sources::tail::{decode_line, TailConfig, TailLine, Tailer};
 const MAX_LINES: usize = 8192;
 /// How often an idle tailer looks for new lines.
 const POLL: Duration = Duration::from_millis(200);
-/// Longest pause between two tries of a Kafka that is down.
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 pub fn run(args: TailArgs) -> anyhow::Result<()> {
     let config = Config::load_or_default(args.store.config.as_deref())?;
@@ -147,46 +145,34 @@ fn to_kafka(
     let sink = KafkaSink::new(&kafka.brokers)?;
     let mut line = String::new();
     let lines_read = follow(tailer, stop, idle_exit, |lines| {
-        let mut pause = Duration::from_millis(100);
-        loop {
-            let sent = (|| {
-                for l in lines {
-                    let text = decode_line(&l.bytes);
-                    let headers = OwnedHeaders::new()
-                        .insert(Header {
-                            key: "source",
-                            value: Some(l.path.to_string_lossy().as_bytes()),
-                        })
-                        .insert(Header {
-                            key: "line",
-                            value: Some(l.line_no.to_string().as_bytes()),
-                        });
-                    match parse_line(&text) {
-                        Ok(pass) => {
-                            line.clear();
-                            write_line(&pass, &mut line);
-                            sink.send(
-                                &kafka.topic,
-                                Some(pass.plate),
-                                line.as_bytes(),
-                                Some(headers),
-                            )?;
-                        }
-                        Err(_) => sink.send(&kafka.topic, None, &l.bytes, Some(headers))?,
+        super::retry("Kafka", stop, || {
+            for l in lines {
+                let text = decode_line(&l.bytes);
+                let headers = OwnedHeaders::new()
+                    .insert(Header {
+                        key: "source",
+                        value: Some(l.path.to_string_lossy().as_bytes()),
+                    })
+                    .insert(Header {
+                        key: "line",
+                        value: Some(l.line_no.to_string().as_bytes()),
+                    });
+                match parse_line(&text) {
+                    Ok(pass) => {
+                        line.clear();
+                        write_line(&pass, &mut line);
+                        sink.send(
+                            &kafka.topic,
+                            Some(pass.plate),
+                            line.as_bytes(),
+                            Some(headers),
+                        )?;
                     }
+                    Err(_) => sink.send(&kafka.topic, None, &l.bytes, Some(headers))?,
                 }
-                sink.flush(Duration::from_secs(30))
-            })();
-            match sent {
-                Ok(()) => return Ok(()),
-                Err(e) if !stop.load(Ordering::SeqCst) => {
-                    eprintln!("gantry tail: Kafka unavailable, retrying in {pause:?}: {e:#}");
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(MAX_BACKOFF);
-                }
-                Err(e) => return Err(e),
             }
-        }
+            sink.flush(Duration::from_secs(30))
+        })
     })?;
     println!("lines {lines_read} sent to {}", kafka.topic);
     Ok(())

@@ -109,8 +109,6 @@ impl Detectors {
     }
 }
 
-/// Longest pause between two tries of a sink that is down.
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// How long the broker may take to acknowledge warnings.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -163,36 +161,17 @@ impl Publisher {
         if warnings.is_empty() {
             return Ok(());
         }
-        retry("Redis", stop, || match &mut self.redis {
+        super::retry("Redis", stop, || match &mut self.redis {
             Some(redis) => redis.push(warnings).map(drop),
             None => Ok(()),
         })?;
-        retry("Kafka", stop, || {
+        super::retry("Kafka", stop, || {
             for w in warnings {
                 let json = serde_json::to_vec(w)?;
                 self.kafka.send(&self.topic, Some(&w.plate), &json, None)?;
             }
             self.kafka.flush(FLUSH_TIMEOUT)
         })
-    }
-}
-
-fn retry(
-    what: &str,
-    stop: &AtomicBool,
-    mut attempt: impl FnMut() -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let mut pause = Duration::from_millis(100);
-    loop {
-        match attempt() {
-            Ok(()) => return Ok(()),
-            Err(e) if !stop.load(Ordering::SeqCst) => {
-                eprintln!("gantry worker: {what} unavailable, retrying in {pause:?}: {e:#}");
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(MAX_BACKOFF);
-            }
-            Err(e) => return Err(e).context(format!("stopped while {what} was unavailable")),
-        }
     }
 }
 
