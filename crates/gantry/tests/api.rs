@@ -3,17 +3,17 @@
 //! (one server per test, killed when the test ends), and `gantry demo`.
 
 mod common;
-use common::{gantry, summary_value};
+use common::{gantry, summary_value, Server};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::Response;
 use reqwest::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_TYPE, ORIGIN};
-use reqwest::{StatusCode, Url};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 const INJECTION: &str = "' OR 1=1 --";
@@ -77,98 +77,6 @@ fn fixture() -> &'static Fixture {
         assert!(fixture.accepted > 39_000 && fixture.warnings > 0);
         fixture
     })
-}
-
-/// A running `gantry serve` (or `demo`), killed when dropped.
-struct Server {
-    child: Child,
-    base: Url,
-    client: Client,
-    _stdout: BufReader<ChildStdout>,
-}
-
-impl Server {
-    fn serve(data: &Path, extra: &[&str]) -> Server {
-        let mut args = vec!["serve", "--data-dir", data.to_str().unwrap(), "--port", "0"];
-        args.extend_from_slice(extra);
-        Self::spawn(&args, "gantry serve: ")
-    }
-
-    /// Runs gantry with `args` and waits for the line that holds the URL.
-    fn spawn(args: &[&str], marker: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gantry"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the gantry binary runs");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        let url = loop {
-            line.clear();
-            let n = stdout.read_line(&mut line).unwrap();
-            assert!(n > 0, "gantry {args:?} ended before printing its address");
-            if line.contains(marker) {
-                if let Some(at) = line.find("http://") {
-                    break line[at..].split_whitespace().next().unwrap().to_owned();
-                }
-            }
-        };
-        let client = Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap();
-        Server {
-            child,
-            base: Url::parse(&url).unwrap(),
-            client,
-            _stdout: stdout,
-        }
-    }
-
-    fn url(&self, path_and_query: &str) -> Url {
-        self.base.join(path_and_query).unwrap()
-    }
-
-    /// `path` with properly encoded query parameters.
-    fn url_with(&self, path: &str, params: &[(&str, &str)]) -> Url {
-        let mut url = self.url(path);
-        url.query_pairs_mut().extend_pairs(params);
-        url
-    }
-
-    fn get(&self, url: Url) -> Response {
-        self.client.get(url).send().unwrap()
-    }
-
-    /// GET that must succeed with JSON.
-    fn json(&self, url: Url) -> Value {
-        let response = self.get(url.clone());
-        let status = response.status();
-        let body = response.text().unwrap();
-        assert_eq!(status, StatusCode::OK, "{url}: {body}");
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
-    }
-
-    fn post(&self, path: &str, body: &str) -> Response {
-        self.client
-            .post(self.url(path))
-            .header(CONTENT_TYPE, "application/json")
-            .body(body.to_owned())
-            .send()
-            .unwrap()
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn u(v: &Value) -> u64 {

@@ -10,19 +10,12 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
-use common::gantry;
+use common::{create_topic, gantry, kafka_brokers, redis_url, servers, Server};
 use gantry_core::ShardRouter;
 use mysql::prelude::Queryable;
-
-fn servers() -> Vec<String> {
-    std::env::var("GANTRY_TEST_MYSQL_SHARDS")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306,mysql://root@127.0.0.1:3307".into())
-        .split(',')
-        .map(|s| s.trim().trim_end_matches('/').to_owned())
-        .collect()
-}
 
 /// Two shard databases of this test, one per server; dropped on drop.
 struct Shards {
@@ -106,45 +99,23 @@ impl Drop for Shards {
     }
 }
 
-fn kafka_brokers() -> String {
-    std::env::var("GANTRY_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:19092".into())
-}
-
-fn redis_url() -> String {
-    std::env::var("GANTRY_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-/// Creates `name` with `partitions` partitions on the test broker.
-fn create_topic(name: &str, partitions: i32) {
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    use rdkafka::client::DefaultClientContext;
-    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", kafka_brokers())
-        .create()
-        .unwrap();
-    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let results = runtime
-        .block_on(admin.create_topics([&topic], &AdminOptions::new()))
-        .unwrap();
-    for r in results {
-        r.unwrap();
-    }
-}
-
 /// Kafka topics, consumer group and Redis keys of one test, as config
 /// sections; the Redis keys are deleted on drop.
 struct Streams {
     tag: String,
+    redis: String,
 }
 
 impl Streams {
     fn new(tag: &str) -> Self {
+        Self::on_redis(tag, &redis_url())
+    }
+
+    /// Streams whose warnings go to the Redis server at `url`.
+    fn on_redis(tag: &str, url: &str) -> Self {
         let streams = Streams {
             tag: format!("gantry-it-{tag}-{}", std::process::id()),
+            redis: url.to_owned(),
         };
         create_topic(&format!("{}-raw", streams.tag), 4);
         create_topic(&format!("{}-warnings", streams.tag), 1);
@@ -160,12 +131,12 @@ impl Streams {
              [redis]\nurl = {:?}\nlist = \"{t}:warnings\"\nchannel = \"{t}:warnings\"\nmax_len = 100000\n\
              [tail]\nsink = \"kafka\"\n",
             kafka_brokers(),
-            redis_url()
+            self.redis
         )
     }
 
     fn redis(&self) -> redis::Connection {
-        redis::Client::open(redis_url())
+        redis::Client::open(self.redis.as_str())
             .unwrap()
             .get_connection()
             .unwrap()
@@ -208,6 +179,18 @@ impl Drop for Streams {
     }
 }
 
+/// The tests that stop a shared server take this exclusively; the others
+/// share it, so an outage never hits a test that did not ask for one.
+static SERVERS: RwLock<()> = RwLock::new(());
+
+fn servers_shared() -> RwLockReadGuard<'static, ()> {
+    SERVERS.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn servers_exclusive() -> RwLockWriteGuard<'static, ()> {
+    SERVERS.write().unwrap_or_else(PoisonError::into_inner)
+}
+
 fn spawn_gantry(args: &[&str]) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_gantry"))
         .args(args)
@@ -237,7 +220,7 @@ fn reference(dir: &Path, records: u32, seed: u32) -> Reference {
         "--seed",
         &seed,
         "--clones",
-        "6",
+        "60",
         "-o",
         &input_s,
     ]);
@@ -300,7 +283,8 @@ fn warning_ids(args: &[&str]) -> BTreeSet<String> {
 /// Appends `lines` to the live log while rotating it twice: by rename
 /// (kakou.log → kakou.log.1) a third of the way, by copytruncate (copy to
 /// kakou.log.2, then empty kakou.log) at two thirds.
-fn write_with_rotations(dir: &Path, lines: &[&str]) {
+/// Each chunk of 150 lines is followed by `pause`.
+fn write_with_rotations(dir: &Path, lines: &[&str], pause: Duration) {
     let live = dir.join("kakou.log");
     let mut file = fs::File::create(&live).unwrap();
     const CHUNK: usize = 150;
@@ -320,12 +304,13 @@ fn write_with_rotations(dir: &Path, lines: &[&str]) {
             writeln!(file, "{line}").unwrap();
         }
         file.flush().unwrap();
-        std::thread::sleep(Duration::from_millis(80));
+        std::thread::sleep(pause);
     }
 }
 
 #[test]
 fn tail_into_mariadb_shards_survives_kill_9_and_rotation() {
+    let _servers = servers_shared();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let input = dir.join("all.log");
@@ -373,7 +358,7 @@ fn tail_into_mariadb_shards_survives_kill_9_and_rotation() {
             .unwrap()
     };
     std::thread::scope(|scope| {
-        let writer = scope.spawn(|| write_with_rotations(&live, &lines));
+        let writer = scope.spawn(|| write_with_rotations(&live, &lines, Duration::from_millis(80)));
         // kill -9 at varied moments while lines flow.
         let mut round = 0u64;
         while !writer.is_finished() {
@@ -409,6 +394,7 @@ fn tail_into_mariadb_shards_survives_kill_9_and_rotation() {
 
 #[test]
 fn tail_kafka_two_workers_equal_the_embedded_run() {
+    let _servers = servers_shared();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let reference = reference(dir, 6000, 21);
@@ -436,10 +422,47 @@ fn tail_kafka_two_workers_equal_the_embedded_run() {
     }
     assert_equal(&shards, &config, &reference);
     assert_redis(&streams, &reference);
+    assert_realtime_api(&shards, &streams, dir, &config);
+}
+
+/// `GET /api/warnings/realtime` serves the Redis list when `[redis]` is
+/// configured, and the store when that Redis cannot be reached.
+fn assert_realtime_api(shards: &Shards, streams: &Streams, dir: &Path, config: &str) {
+    let newest: Vec<String> = streams.redis_ids().into_iter().take(5).collect();
+    let realtime = |config: &str| {
+        let server = Server::spawn(
+            &["serve", "--config", config, "--port", "0"],
+            "gantry serve: ",
+        );
+        let url = server.url(&format!("/api/warnings/realtime?limit={}", newest.len()));
+        let response = server.get(url);
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+        let source = response.headers()["x-gantry-source"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: serde_json::Value = response.json().unwrap();
+        let ids: Vec<String> = body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["id"].as_str().unwrap().to_owned())
+            .collect();
+        (source, ids)
+    };
+    assert_eq!(realtime(config), ("redis".to_owned(), newest.clone()));
+
+    let elsewhere = dir.join("redis-down");
+    fs::create_dir_all(&elsewhere).unwrap();
+    let down = shards.config_with(&elsewhere, "[redis]\nurl = \"redis://127.0.0.1:1\"\n");
+    let (source, ids) = realtime(&down);
+    assert_eq!(source, "store");
+    assert_eq!(ids.len(), newest.len());
 }
 
 #[test]
 fn workers_killed_at_random_lose_and_double_nothing() {
+    let _servers = servers_shared();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let reference = reference(dir, 8000, 33);
@@ -467,7 +490,7 @@ fn workers_killed_at_random_lose_and_double_nothing() {
         &positions,
     ]);
     std::thread::scope(|scope| {
-        let writer = scope.spawn(|| write_with_rotations(&live, &lines));
+        let writer = scope.spawn(|| write_with_rotations(&live, &lines, Duration::from_millis(80)));
         for round in 0..20u64 {
             let mut victim = spawn_gantry(&["worker", "--config", &config]);
             std::thread::sleep(Duration::from_millis(200 + (round * 373) % 1300));
@@ -481,6 +504,271 @@ fn workers_killed_at_random_lose_and_double_nothing() {
     tail.wait().unwrap();
     assert!(steady.wait().unwrap().success());
     gantry(&["worker", "--config", &config, "--idle-exit-ms", "8000"]);
+    assert_equal(&shards, &config, &reference);
+    assert_redis(&streams, &reference);
+}
+
+/// `gantry …` with its stderr kept in `log`, for what it says it did.
+fn spawn_logged(args: &[&str], log: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits up to `limit` for `log` to contain `text`.
+fn wait_for_log(log: &Path, text: &str, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if fs::read_to_string(log).is_ok_and(|l| l.contains(text)) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// The live log of a paced run: `reference`'s lines written in chunks
+/// (with both rotations) while `tail` feeds Kafka; `during` runs beside
+/// the writer. Ends when the writer is done.
+struct LiveRun {
+    pattern: String,
+    positions: String,
+    live: std::path::PathBuf,
+}
+
+impl LiveRun {
+    fn new(dir: &Path) -> Self {
+        let live = dir.join("live");
+        fs::create_dir(&live).unwrap();
+        LiveRun {
+            pattern: live.join("kakou.log*").to_string_lossy().into_owned(),
+            positions: dir.join("positions.json").to_string_lossy().into_owned(),
+            live,
+        }
+    }
+
+    /// Writes the lines, 150 per `pause`, with `tail` running; `during`
+    /// runs meanwhile.
+    fn run(&self, config: &str, reference: &Reference, pause: Duration, during: impl FnOnce()) {
+        let mut tail = spawn_gantry(&[
+            "tail",
+            &self.pattern,
+            "--config",
+            config,
+            "--position-file",
+            &self.positions,
+        ]);
+        let lines: Vec<&str> = reference.lines.iter().map(String::as_str).collect();
+        std::thread::scope(|scope| {
+            let writer = scope.spawn(|| write_with_rotations(&self.live, &lines, pause));
+            during();
+            writer.join().unwrap();
+        });
+        std::thread::sleep(Duration::from_secs(2));
+        tail.kill().unwrap();
+        tail.wait().unwrap();
+    }
+}
+
+#[test]
+fn one_worker_stopped_for_good_the_other_takes_over() {
+    let _servers = servers_shared();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let reference = reference(dir, 8000, 51);
+    let shards = Shards::new("takeover");
+    let streams = Streams::new("takeover");
+    let config = shards.config_with(dir, &streams.sections());
+    let doomed_log = dir.join("doomed.log");
+    let survivor_log = dir.join("survivor.log");
+    let mut survivor = spawn_logged(
+        &["worker", "--config", &config, "--idle-exit-ms", "15000"],
+        &survivor_log,
+    );
+    let mut doomed = spawn_logged(&["worker", "--config", &config], &doomed_log);
+    LiveRun::new(dir).run(&config, &reference, Duration::from_millis(250), || {
+        // Killed for good once it holds partitions and has worked a while.
+        assert!(
+            wait_for_log(&doomed_log, "partitions [", Duration::from_secs(30)),
+            "the second worker never got partitions"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        doomed.kill().unwrap();
+        doomed.wait().unwrap();
+    });
+    assert!(survivor.wait().unwrap().success());
+    eprintln!("{}", fs::read_to_string(&survivor_log).unwrap());
+    assert_equal(&shards, &config, &reference);
+    assert_redis(&streams, &reference);
+}
+
+/// The second MariaDB instance, stopped until this is dropped; then
+/// `scripts/services.sh up` starts it again (also when a test fails).
+struct MariadbOutage;
+
+impl MariadbOutage {
+    fn begin() -> Self {
+        let pid_file = std::env::var("GANTRY_TEST_MARIADB2_PID_FILE")
+            .unwrap_or_else(|_| "/var/lib/gantry-services/mariadb-3307/mariadbd.pid".into());
+        let pid = fs::read_to_string(&pid_file)
+            .unwrap_or_else(|e| panic!("{pid_file}: {e}"))
+            .trim()
+            .to_owned();
+        let alive = || {
+            Command::new("kill")
+                .args(["-0", &pid])
+                .status()
+                .unwrap()
+                .success()
+        };
+        assert!(Command::new("kill").arg(&pid).status().unwrap().success());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while alive() {
+            assert!(Instant::now() < deadline, "MariaDB {pid} did not stop");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        MariadbOutage
+    }
+}
+
+impl Drop for MariadbOutage {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/services.sh");
+        let up = Command::new("bash")
+            .args([script, "up"])
+            .env("GANTRY_SKIP_KAFKA", "1")
+            .status()
+            .unwrap();
+        assert!(up.success(), "the second MariaDB did not come back");
+    }
+}
+
+#[test]
+fn second_shard_stopped_for_10_s_pauses_and_resumes() {
+    let _servers = servers_exclusive();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let reference = reference(dir, 8000, 57);
+    let shards = Shards::new("outage");
+    let streams = Streams::new("outage");
+    let config = shards.config_with(dir, &streams.sections());
+    let log = dir.join("worker.log");
+    let mut worker = spawn_logged(
+        &["worker", "--config", &config, "--idle-exit-ms", "12000"],
+        &log,
+    );
+    LiveRun::new(dir).run(&config, &reference, Duration::from_millis(250), || {
+        std::thread::sleep(Duration::from_secs(3));
+        let outage = MariadbOutage::begin();
+        std::thread::sleep(Duration::from_secs(10));
+        drop(outage);
+    });
+    assert!(worker.wait().unwrap().success());
+    let said = fs::read_to_string(&log).unwrap();
+    assert!(
+        said.contains("unavailable, retrying"),
+        "the worker never waited for the shard: {said}"
+    );
+    assert_equal(&shards, &config, &reference);
+    assert_redis(&streams, &reference);
+}
+
+/// A Redis server of one test, on its own port, persisting every write
+/// (append-only file, fsync always) as a production list would.
+struct OwnRedis {
+    child: std::process::Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl OwnRedis {
+    fn start(dir: &Path, port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server runs");
+        let redis = OwnRedis {
+            child,
+            port,
+            dir: dir.to_owned(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// kill -9, `down` of nothing, and the same server again.
+    fn crash_and_restart(&mut self, down: Duration) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        std::thread::sleep(down);
+        *self = OwnRedis::start(&self.dir, self.port);
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn redis_restarted_mid_stream_gets_every_warning_once() {
+    let _servers = servers_shared();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let reference = reference(dir, 8000, 63);
+    let redis_dir = dir.join("redis");
+    fs::create_dir(&redis_dir).unwrap();
+    let mut redis = OwnRedis::start(&redis_dir, free_port());
+    let shards = Shards::new("redis");
+    let streams = Streams::on_redis("redis", &redis.url());
+    let config = shards.config_with(dir, &streams.sections());
+    let log = dir.join("worker.log");
+    let mut worker = spawn_logged(
+        &["worker", "--config", &config, "--idle-exit-ms", "10000"],
+        &log,
+    );
+    LiveRun::new(dir).run(&config, &reference, Duration::from_millis(250), || {
+        std::thread::sleep(Duration::from_secs(4));
+        redis.crash_and_restart(Duration::from_secs(5));
+    });
+    assert!(worker.wait().unwrap().success());
+    let said = fs::read_to_string(&log).unwrap();
+    assert!(
+        said.contains("Redis unavailable"),
+        "no warning met the outage: {said}"
+    );
     assert_equal(&shards, &config, &reference);
     assert_redis(&streams, &reference);
 }

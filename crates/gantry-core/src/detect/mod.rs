@@ -277,7 +277,9 @@ impl Detector {
             .push(observation);
         if self.max_time.is_none_or(|m| time > m) {
             self.max_time = Some(time);
-            self.release_through(time - self.config.lateness_s, now, out);
+            // A record `lateness_s` older than the newest is still on time,
+            // so the second before that is the last one certain.
+            self.release_through(time - self.config.lateness_s - 1, now, out);
         }
     }
 
@@ -634,6 +636,29 @@ mod tests {
         );
         assert!(w.is_empty());
         assert_eq!(stats.late, 1);
+    }
+
+    #[test]
+    fn a_record_exactly_the_lateness_late_is_still_compared() {
+        for lateness_s in [0, 60] {
+            let config = DetectorConfig {
+                lateness_s,
+                ..DetectorConfig::default()
+            };
+            let first = t(8, 0, 0);
+            let late = first + chrono::TimeDelta::seconds(lateness_s);
+            // With no lateness at all, records of the newest second still count.
+            let (w, stats) = run(
+                config,
+                &[
+                    pass("1", "川A12345", "A", first),
+                    pass("9", "渝B99999", "A", late),
+                    pass("2", "川A12345", "C", first),
+                ],
+            );
+            assert_eq!(stats.late, 0, "lateness {lateness_s}");
+            assert_eq!(w.len(), 1, "lateness {lateness_s}");
+        }
     }
 
     #[test]

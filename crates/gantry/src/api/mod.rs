@@ -15,6 +15,7 @@ mod routes;
 mod state;
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -31,6 +32,7 @@ use utoipa::OpenApi;
 pub use self::feed::{Feed, LiveStore};
 pub use self::state::Mode;
 use self::state::{AppState, Inner, ReadPool};
+use crate::sinks::redis::RedisWarnings;
 
 /// How long a stopping server waits for open requests.
 const GRACE: Duration = Duration::from_secs(5);
@@ -161,6 +163,8 @@ pub struct ServerConfig {
     pub feed: Feed,
     /// The rules `GET /api/trail` judges legs by.
     pub detector: DetectorConfig,
+    /// Where `GET /api/warnings/realtime` reads first, when set.
+    pub redis: Option<crate::config::RedisConfig>,
 }
 
 /// A running API server.
@@ -189,6 +193,11 @@ impl Server {
         let addr = listener
             .local_addr()
             .context("cannot read the bound address")?;
+        let realtime = config
+            .redis
+            .as_ref()
+            .map(|redis| RedisWarnings::new(redis).map(Mutex::new))
+            .transpose()?;
         metrics::install();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let state = AppState::new(Inner {
@@ -196,6 +205,7 @@ impl Server {
             feed: config.feed,
             mode: config.mode,
             detector: config.detector,
+            realtime,
             shutdown: shutdown_rx.clone(),
         });
         let app = router(state.clone(), &config.cors);

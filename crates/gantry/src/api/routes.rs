@@ -293,15 +293,22 @@ pub async fn vehicle_type(State(state): State<AppState>) -> Result<Json<Vec<Name
         .map(Json)
 }
 
-/// The newest warnings (by later sighting), newest first.
+/// The newest warnings, newest first: from the Redis list the workers push
+/// to when one is configured (header `x-gantry-source: redis`), else (or
+/// while Redis is down) from the store, by later sighting.
 #[utoipa::path(get, path = "/api/warnings/realtime", tag = "warnings", params(LimitParams),
     responses((status = 200, body = [WarningOut]), (status = 400, body = ErrorBody)))]
 pub async fn warnings_realtime(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<LimitParams>,
-) -> Result<Json<Vec<WarningOut>>, ApiError> {
+) -> Result<Response, ApiError> {
     let size = params.limit()?;
-    state
+    let limit = usize::try_from(size).unwrap_or(usize::MAX);
+    if let Some(warnings) = state.redis_warnings(limit).await {
+        let out: Vec<WarningOut> = warnings.iter().map(WarningOut::from).collect();
+        return Ok(([(SOURCE_HEADER, "redis")], Json(out)).into_response());
+    }
+    let out: Vec<WarningOut> = state
         .read(move |store| {
             let page = store.warnings(&WarningQuery {
                 size,
@@ -309,9 +316,12 @@ pub async fn warnings_realtime(
             })?;
             Ok(page.items.iter().map(WarningOut::from).collect())
         })
-        .await
-        .map(Json)
+        .await?;
+    Ok(([(SOURCE_HEADER, "store")], Json(out)).into_response())
 }
+
+/// Which store answered `GET /api/warnings/realtime`.
+const SOURCE_HEADER: &str = "x-gantry-source";
 
 /// Stored warnings, one page, newest first; optionally of one plate.
 #[utoipa::path(get, path = "/api/warnings", tag = "warnings", params(WarningParams),

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 
 use super::error::ApiError;
 use super::feed::Feed;
+use crate::sinks::redis::RedisWarnings;
 
 /// A few read stores. [`Store`] is `Send` but not `Sync`, so each sits
 /// behind a mutex and a query takes whichever is free.
@@ -73,6 +74,9 @@ pub struct Inner {
     pub feed: Feed,
     pub mode: Mode,
     pub detector: DetectorConfig,
+    /// The Redis list the workers push warnings to, when configured:
+    /// `GET /api/warnings/realtime` reads it first.
+    pub realtime: Option<Mutex<RedisWarnings>>,
     /// Turns true when the server shuts down; live streams end then.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -96,6 +100,29 @@ impl AppState {
 
     pub fn shutdown(&self) -> watch::Receiver<bool> {
         self.0.shutdown.clone()
+    }
+
+    /// The newest `limit` warnings on the Redis list; `None` when no list
+    /// is configured or Redis cannot answer (then the store does).
+    pub async fn redis_warnings(&self, limit: usize) -> Option<Vec<gantry_core::Warning>> {
+        self.0.realtime.as_ref()?;
+        let state = self.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            let mut redis = state
+                .0
+                .realtime
+                .as_ref()?
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match redis.recent(limit) {
+                Ok(warnings) => Some(warnings),
+                Err(e) => {
+                    eprintln!("gantry: realtime warnings from the store: {e:#}");
+                    None
+                }
+            }
+        });
+        read.await.ok().flatten()
     }
 
     /// Runs a query on a read store, on the blocking thread pool.

@@ -64,6 +64,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         readers: super::serve::open_readers(&data_dir, None)?,
         feed: feed.clone(),
         detector: config.clone(),
+        redis: None,
     })?;
     println!("{}", server.describe());
     let mut detector = Detector::new(config, checkpoints);

@@ -240,8 +240,9 @@ pub fn restore_with(
 }
 
 /// Longest wait between two tries of a write the store refused for a
-/// passing reason (server down, lock conflict).
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// passing reason (server down, lock conflict). Short enough that a worker
+/// retrying through an outage still polls Kafka within its poll interval.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Writes `batch`, waiting out errors that pass (a shard restarting, a lock
 /// conflict) with growing pauses, so the source does not move on and the

@@ -44,6 +44,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         readers,
         feed: Feed::new(),
         detector: DetectorConfig::default(),
+        redis: config.redis.clone(),
     })?;
     println!(
         "gantry serve: {} over {source} ({shards} shards)",

@@ -119,19 +119,21 @@ const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 /// are dropped at start and every hour; 0 keeps everything.
 struct Retention {
     days: u32,
-    last: Option<Instant>,
+    every: Cooldown,
 }
 
 impl Retention {
     fn new(days: u32) -> Self {
-        Retention { days, last: None }
+        Retention {
+            days,
+            every: Cooldown::new(RETENTION_EVERY),
+        }
     }
 
     fn run_if_due(&mut self, store: &mut dyn gantry_store::Store) -> anyhow::Result<()> {
-        if self.days == 0 || self.last.is_some_and(|t| t.elapsed() < RETENTION_EVERY) {
+        if self.days == 0 || !self.every.due() {
             return Ok(());
         }
-        self.last = Some(Instant::now());
         let today = china_now().date();
         let Some(cutoff) = today.checked_sub_days(chrono::Days::new(u64::from(self.days))) else {
             return Ok(());
@@ -143,6 +145,31 @@ impl Retention {
             eprintln!("gantry worker: retention dropped {dropped} passes before {cutoff}");
         }
         Ok(())
+    }
+}
+
+/// Least time between two rejoins of the group, so a broker that keeps
+/// handing out a short share cannot make the worker churn.
+const REJOIN_COOLDOWN: Duration = Duration::from_secs(30);
+
+/// Allows an action at most once per period.
+struct Cooldown {
+    period: Duration,
+    last: Option<Instant>,
+}
+
+impl Cooldown {
+    fn new(period: Duration) -> Self {
+        Cooldown { period, last: None }
+    }
+
+    /// True (and restarts the period) when the last time is long enough ago.
+    fn due(&mut self) -> bool {
+        if self.last.is_some_and(|t| t.elapsed() < self.period) {
+            return false;
+        }
+        self.last = Some(Instant::now());
+        true
     }
 }
 
@@ -210,12 +237,30 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let mut flushed = true;
     let mut total = WriteSummary::default();
     let mut retention = retention;
+    let mut rejoin = Cooldown::new(REJOIN_COOLDOWN);
     while !stop.load(Ordering::SeqCst) {
-        retention.run_if_due(store.as_mut())?;
+        if let Err(e) = retention.run_if_due(store.as_mut()) {
+            // Old passes wait for the next round; ingest goes on.
+            eprintln!("gantry worker: {e:#}");
+        }
         let polled = source.poll_batch(kafka.batch_max.max(1), linger)?;
+        if polled.reassigned && short_of_share(&source) && rejoin.due() {
+            // The polled records are not committed: whoever gets their
+            // partition now reads them again.
+            eprintln!("gantry worker: assigned less than an even share; rejoining the group");
+            source = source.rejoin(&kafka)?;
+            continue;
+        }
         if polled.reassigned {
-            let restored = detectors.rebuild(&source, store.as_mut())?;
+            let mut restored = Vec::new();
+            super::retry("the store", &stop, || {
+                restored = detectors.rebuild(&source, store.as_mut())?;
+                Ok(())
+            })?;
             publisher.publish(&restored, &stop)?;
+            // The restored detectors hold their newest passes back for late
+            // records like any other: the next idle spell releases them.
+            flushed = false;
         }
         if polled.records.is_empty() {
             let idle = last_record.elapsed();
@@ -248,6 +293,15 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         total.inserted, total.duplicates, total.rejected, total.warnings_inserted
     );
     Ok(())
+}
+
+/// Whether the worker holds less than its share of the partitions; a
+/// broker that cannot say is taken at its word.
+fn short_of_share(source: &KafkaSource) -> bool {
+    source.short_of_share().unwrap_or_else(|e| {
+        eprintln!("gantry worker: cannot check the group's assignment: {e:#}");
+        false
+    })
 }
 
 /// The batch of `records`: each a format (a) line; rejected ones keep the

@@ -64,15 +64,41 @@ impl RedisWarnings {
         result
     }
 
-    fn push_on_connection(&mut self, warnings: &[Warning]) -> anyhow::Result<u64> {
-        if self.conn.is_none() {
-            self.conn = Some(self.client.get_connection().context("cannot reach Redis")?);
+    /// The newest `limit` warnings on the list, newest first, as the
+    /// dashboards read them. Entries that are not warning JSON (another
+    /// writer's) are skipped.
+    pub fn recent(&mut self, limit: usize) -> anyhow::Result<Vec<Warning>> {
+        if limit == 0 {
+            return Ok(Vec::new());
         }
+        let result = self.recent_on_connection(limit);
+        if result.is_err() {
+            self.conn = None;
+        }
+        result
+    }
+
+    fn recent_on_connection(&mut self, limit: usize) -> anyhow::Result<Vec<Warning>> {
+        let conn = connection(&self.client, &mut self.conn)?;
+        let stop = isize::try_from(limit).unwrap_or(isize::MAX) - 1;
+        let items: Vec<String> = redis::cmd("LRANGE")
+            .arg(&self.config.list)
+            .arg(0)
+            .arg(stop)
+            .query(conn)
+            .with_context(|| format!("cannot read Redis list {}", self.config.list))?;
+        Ok(items
+            .iter()
+            .filter_map(|json| serde_json::from_str(json).ok())
+            .collect())
+    }
+
+    fn push_on_connection(&mut self, warnings: &[Warning]) -> anyhow::Result<u64> {
         let mut pushed = 0;
         for warning in warnings {
             let json = serde_json::to_string(warning)?;
             let marker = self.marker(&warning.id);
-            let conn = self.conn.as_mut().context("no Redis connection")?;
+            let conn = connection(&self.client, &mut self.conn)?;
             let new: i64 = self
                 .script
                 .key(marker)
@@ -87,4 +113,15 @@ impl RedisWarnings {
         }
         Ok(pushed)
     }
+}
+
+/// The open connection, or a new one.
+fn connection<'a>(
+    client: &Client,
+    conn: &'a mut Option<Connection>,
+) -> anyhow::Result<&'a mut Connection> {
+    if conn.is_none() {
+        *conn = Some(client.get_connection().context("cannot reach Redis")?);
+    }
+    conn.as_mut().context("no Redis connection")
 }

@@ -56,6 +56,7 @@ pub struct Polled {
 pub struct KafkaSource {
     consumer: BaseConsumer<Assignments>,
     topic: String,
+    group: String,
     /// A record polled just after an assignment, kept for the next batch.
     carry: Option<Record>,
     reassigned_pending: bool,
@@ -82,6 +83,7 @@ impl KafkaSource {
         Ok(KafkaSource {
             consumer,
             topic: config.topic.clone(),
+            group: config.group.clone(),
             carry: None,
             reassigned_pending: false,
         })
@@ -160,6 +162,34 @@ impl KafkaSource {
             .ok()
             .filter(|&n| n > 0)
             .with_context(|| format!("topic {} has no partitions", self.topic))
+    }
+
+    /// Whether this member holds fewer partitions than an even split
+    /// among the group's live members gives each. Kafka's assignors never
+    /// do that; tansu 0.6 does after a member dies: it evicts the member
+    /// but hands the survivors their old assignment again, so the dead
+    /// member's partitions go unconsumed. Leaving the group and joining
+    /// again ([`KafkaSource::rejoin`]) makes it assign anew.
+    pub fn short_of_share(&self) -> anyhow::Result<bool> {
+        let partitions = usize::try_from(self.partition_count()?).unwrap_or(usize::MAX);
+        let held = self.assigned()?.len();
+        let groups = self
+            .consumer
+            .fetch_group_list(Some(&self.group), Duration::from_secs(10))
+            .with_context(|| format!("cannot describe consumer group {}", self.group))?;
+        let members = groups
+            .groups()
+            .iter()
+            .find(|g| g.name() == self.group)
+            .map_or(1, |g| g.members().len().max(1));
+        Ok(held < partitions / members)
+    }
+
+    /// Leaves the group (closing the consumer sends LeaveGroup) and joins
+    /// it again with a new member id. Uncommitted records are replayed.
+    pub fn rejoin(self, config: &KafkaConfig) -> anyhow::Result<Self> {
+        drop(self);
+        Self::subscribe(config)
     }
 
     /// Commits, per partition, the offset after the last record given.

@@ -3,7 +3,15 @@
 // Each test binary uses a part of these.
 #![allow(dead_code)]
 
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::time::Duration;
+
+use reqwest::blocking::{Client, Response};
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{StatusCode, Url};
+use serde_json::Value;
 
 /// Runs `gantry` with `args` and asserts it succeeded.
 pub fn gantry(args: &[&str]) -> Output {
@@ -27,4 +35,135 @@ pub fn summary_value(stdout: &[u8], key: &str) -> u64 {
         .find(|l| l.starts_with(key))
         .unwrap_or_else(|| panic!("no {key} in {text}"));
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// The MariaDB/MySQL servers shards go to: `scripts/services.sh up`'s two
+/// instances unless `GANTRY_TEST_MYSQL_SHARDS` names others.
+pub fn servers() -> Vec<String> {
+    std::env::var("GANTRY_TEST_MYSQL_SHARDS")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306,mysql://root@127.0.0.1:3307".into())
+        .split(',')
+        .map(|s| s.trim().trim_end_matches('/').to_owned())
+        .collect()
+}
+
+pub fn kafka_brokers() -> String {
+    std::env::var("GANTRY_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:19092".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("GANTRY_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Creates `name` with `partitions` partitions on the test broker.
+pub fn create_topic(name: &str, partitions: i32) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", kafka_brokers())
+        .create()
+        .unwrap();
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let results = runtime
+        .block_on(admin.create_topics([&topic], &AdminOptions::new()))
+        .unwrap();
+    for r in results {
+        r.unwrap();
+    }
+}
+
+/// A running `gantry serve` (or `demo`), killed when dropped.
+pub struct Server {
+    pub child: Child,
+    base: Url,
+    pub client: Client,
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl Server {
+    pub fn serve(data: &Path, extra: &[&str]) -> Server {
+        let mut args = vec!["serve", "--data-dir", data.to_str().unwrap(), "--port", "0"];
+        args.extend_from_slice(extra);
+        Self::spawn(&args, "gantry serve: ")
+    }
+
+    /// Runs gantry with `args` and waits for the line that holds the URL.
+    pub fn spawn(args: &[&str], marker: &str) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gantry"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the gantry binary runs");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        let url = loop {
+            line.clear();
+            let n = stdout.read_line(&mut line).unwrap();
+            assert!(n > 0, "gantry {args:?} ended before printing its address");
+            if line.contains(marker) {
+                if let Some(at) = line.find("http://") {
+                    break line[at..].split_whitespace().next().unwrap().to_owned();
+                }
+            }
+        };
+        let client = Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Server {
+            child,
+            base: Url::parse(&url).unwrap(),
+            client,
+            _stdout: stdout,
+        }
+    }
+
+    pub fn url(&self, path_and_query: &str) -> Url {
+        self.base.join(path_and_query).unwrap()
+    }
+
+    /// `path` with properly encoded query parameters.
+    pub fn url_with(&self, path: &str, params: &[(&str, &str)]) -> Url {
+        let mut url = self.url(path);
+        url.query_pairs_mut().extend_pairs(params);
+        url
+    }
+
+    pub fn get(&self, url: Url) -> Response {
+        self.client.get(url).send().unwrap()
+    }
+
+    /// GET that must succeed with JSON.
+    pub fn json(&self, url: Url) -> Value {
+        let response = self.get(url.clone());
+        let status = response.status();
+        let body = response.text().unwrap();
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
+    }
+
+    pub fn post(&self, path: &str, body: &str) -> Response {
+        self.client
+            .post(self.url(path))
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_owned())
+            .send()
+            .unwrap()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
