@@ -19,7 +19,8 @@
 //!
 //! Sizes: GANTRY_BENCH_RECORDS (default 1,000,000), GANTRY_BENCH_CLASSIC_ROWS
 //! (20,000), GANTRY_BENCH_RATE (lines/s of the latency run, 5,000) and
-//! GANTRY_BENCH_LATENCY_S (its length, 40).
+//! GANTRY_BENCH_LATENCY_S (its length, 40). GANTRY_BENCH_ONLY=latency runs
+//! the latency run alone; GANTRY_BENCH_VERBOSE=1 shows gantry's output.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -63,35 +64,51 @@ fn main() {
     let servers = servers();
     assert_eq!(servers.len(), 2, "the benchmark wants two MariaDB servers");
     let _settings = ServerSettings::apply(&servers);
+    if std::env::var("GANTRY_BENCH_ONLY").as_deref() != Ok("latency") {
+        throughput(&servers, &dir, records, classic_rows);
+    }
 
-    let input = Input::simulate(&dir, records, None, 5);
+    let latency = latency_run(&servers, &dir, rate, latency_s);
+    println!(
+        "\nlatency, log append → warning on Redis, {rate} lines/s for {latency_s} s \
+         (detector lateness 0 s): {} warnings, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        latency.len(),
+        percentile(&latency, 0.50),
+        percentile(&latency, 0.99),
+        percentile(&latency, 1.0)
+    );
+}
+
+/// The rows/s table: every way into the shards beside the ceiling.
+fn throughput(servers: &[String], dir: &Path, records: u64, classic_rows: u64) {
+    let input = Input::simulate(dir, records, None, 5, (records / 2000).max(10));
     let rows = input.rows();
     let mut table = Vec::new();
-    let ceiling = load_data_ceiling(&servers, &input);
+    let ceiling = load_data_ceiling(servers, &input);
     table.push((
         "LOAD DATA ceiling, 2 shards in parallel".to_owned(),
         ceiling,
         rows,
     ));
-    let (bulk, accepted) = bulk_import(&servers, &input);
+    let (bulk, accepted) = bulk_import(servers, &input);
     table.push((
         "gantry import --config (2 MariaDB shards)".to_owned(),
         bulk,
         rows,
     ));
-    let classic = classic_inserts(&servers, &input, classic_rows);
+    let classic = classic_inserts(servers, &input, classic_rows);
     table.push((
         format!("classic: connection + INSERT per row ({classic_rows} rows)"),
         classic,
         classic_rows,
     ));
-    let sqlite = sqlite_import(&dir, &input);
+    let sqlite = sqlite_import(dir, &input);
     table.push((
         "gantry import, embedded SQLite (2 shards)".to_owned(),
         sqlite,
         rows,
     ));
-    let sustained = sustained_pipeline(&servers, &dir, &input, accepted);
+    let sustained = sustained_pipeline(servers, dir, &input, accepted);
     table.push((
         "tail → Kafka → 2 workers → 2 shards + Redis".to_owned(),
         sustained,
@@ -109,15 +126,6 @@ fn main() {
             per_s / ceiling_per_s
         );
     }
-    let latency = latency_run(&servers, &dir, rate, latency_s);
-    println!(
-        "\nlatency, log append → warning on Redis, {rate} lines/s for {latency_s} s \
-         (detector lateness 0 s): {} warnings, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
-        latency.len(),
-        percentile(&latency, 0.50),
-        percentile(&latency, 0.99),
-        percentile(&latency, 1.0)
-    );
 }
 
 /// Sets [`SETTINGS`] on both servers for the run and puts the old values
@@ -208,8 +216,8 @@ struct Input {
 }
 
 impl Input {
-    fn simulate(dir: &Path, records: u64, rate: Option<u64>, seed: u64) -> Input {
-        let name = format!("passes-{records}-{}-{seed}", rate.unwrap_or(0));
+    fn simulate(dir: &Path, records: u64, rate: Option<u64>, seed: u64, clones: u64) -> Input {
+        let name = format!("passes-{records}-{}-{seed}-{clones}", rate.unwrap_or(0));
         let file = dir.join(format!("{name}.tsv"));
         let checkpoints = dir.join(format!("{name}.checkpoints.csv"));
         let mut args = vec![
@@ -220,7 +228,7 @@ impl Input {
             "--seed".into(),
             seed.to_string(),
             "--clones".into(),
-            (records / 2000).max(10).to_string(),
+            clones.to_string(),
             "--out".into(),
             file.display().to_string(),
             "--checkpoints-out".into(),
@@ -263,15 +271,23 @@ impl Input {
         self.file.display().to_string()
     }
 
-    /// A gantry.toml over `dsns`, plus `more`.
-    fn config(&self, dir: &Path, name: &str, dsns: &[String], more: &str) -> String {
+    /// A gantry.toml over `dsns`, with `detector` lines in `[detector]`,
+    /// plus `more`.
+    fn config(
+        &self,
+        dir: &Path,
+        name: &str,
+        dsns: &[String],
+        detector: &str,
+        more: &str,
+    ) -> String {
         let path = dir.join(format!("{name}.toml"));
         let list: Vec<String> = dsns.iter().map(|d| format!("{d:?}")).collect();
         fs::write(
             &path,
             format!(
                 "[store]\nengine = \"mysql\"\nmysql_shards = [{}]\n\
-                 [detector]\ncheckpoints = {:?}\n{more}",
+                 [detector]\ncheckpoints = {:?}\n{detector}\n{more}",
                 list.join(", "),
                 self.checkpoints.display().to_string()
             ),
@@ -337,7 +353,7 @@ fn drop_shards(dsns: &[String]) {
 fn bulk_import(servers: &[String], input: &Input) -> (f64, u64) {
     let dsns = shard_dsns(servers, "bulk");
     let dir = input.file.parent().unwrap();
-    let config = input.config(dir, "bulk", &dsns, "");
+    let config = input.config(dir, "bulk", &dsns, "", "");
     let mut accepted = 0;
     let seconds = timed("gantry import into 2 MariaDB shards", || {
         let out = gantry(&["import", "--config", &config, &input.path()]);
@@ -403,7 +419,7 @@ impl Pipeline {
         create_topic(&format!("{tag}-raw"), 4);
         create_topic(&format!("{tag}-warnings"), 1);
         let more = format!(
-            "{detector}\n[kafka]\nbrokers = {:?}\ntopic = \"{tag}-raw\"\n\
+            "[kafka]\nbrokers = {:?}\ntopic = \"{tag}-raw\"\n\
              warnings_topic = \"{tag}-warnings\"\ngroup = \"{tag}\"\n\
              [redis]\nurl = {:?}\nlist = \"{tag}:warnings\"\nchannel = \"{tag}:warnings\"\n\
              max_len = 1000\n[tail]\nsink = \"kafka\"\n",
@@ -412,16 +428,23 @@ impl Pipeline {
         );
         let dir = input.file.parent().unwrap();
         Pipeline {
-            config: input.config(dir, name, &dsns, &more),
+            config: input.config(dir, name, &dsns, detector, &more),
             dsns,
             channel: format!("{tag}:warnings"),
         }
     }
 
+    /// `n` workers, given time to join the group before records flow.
     fn workers(&self, n: usize) -> Vec<Child> {
-        (0..n)
+        let mut workers: Vec<Child> = (0..n)
             .map(|_| spawn(&["worker", "--config", &self.config]))
-            .collect()
+            .collect();
+        std::thread::sleep(Duration::from_secs(8));
+        for worker in &mut workers {
+            let status = worker.try_wait().unwrap();
+            assert!(status.is_none(), "a worker exited: {status:?}");
+        }
+        workers
     }
 
     fn tail(&self, pattern: &str, positions: &Path) -> Child {
@@ -469,11 +492,19 @@ impl Drop for Pipeline {
     }
 }
 
+/// A gantry process; its output is shown with GANTRY_BENCH_VERBOSE=1.
 fn spawn(args: &[&str]) -> Child {
+    let output = || {
+        if std::env::var_os("GANTRY_BENCH_VERBOSE").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        }
+    };
     Command::new(env!("CARGO_BIN_EXE_gantry"))
         .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(output())
+        .stderr(output())
         .spawn()
         .unwrap()
 }
@@ -490,8 +521,6 @@ fn stop(children: impl IntoIterator<Item = Child>) {
 fn sustained_pipeline(servers: &[String], dir: &Path, input: &Input, accepted: u64) -> f64 {
     let pipeline = Pipeline::new(servers, input, "sustained", "");
     let workers = pipeline.workers(2);
-    // Let both workers join the group before records flow.
-    std::thread::sleep(Duration::from_secs(8));
     let positions = dir.join("sustained.positions.json");
     let _ = fs::remove_file(&positions);
     let mut tail = None;
@@ -510,13 +539,12 @@ fn sustained_pipeline(servers: &[String], dir: &Path, input: &Input, accepted: u
 /// Latencies (ms) from each line's append to the log until the warning it
 /// raised is published on Redis, with the log written at `rate` lines/s.
 fn latency_run(servers: &[String], dir: &Path, rate: u64, seconds: u64) -> Vec<f64> {
-    let input = Input::simulate(dir, rate * seconds, Some(rate), 7);
-    let pipeline = Pipeline::new(servers, &input, "latency", "[detector]\nlateness_s = 0");
+    let input = Input::simulate(dir, rate * seconds, Some(rate), 7, rate * seconds / 200);
+    let pipeline = Pipeline::new(servers, &input, "latency", "lateness_s = 0");
     let (tx, rx) = mpsc::channel();
     let channel = pipeline.channel.clone();
     std::thread::spawn(move || subscribe(&channel, &tx));
     let workers = pipeline.workers(2);
-    std::thread::sleep(Duration::from_secs(8));
     let live = dir.join("latency.log");
     let positions = dir.join("latency.positions.json");
     let _ = fs::remove_file(&positions);
@@ -532,6 +560,7 @@ fn latency_run(servers: &[String], dir: &Path, rate: u64, seconds: u64) -> Vec<f
             Some(at.duration_since(*appended).as_secs_f64() * 1000.0)
         })
         .collect();
+    assert!(!latencies.is_empty(), "no warning reached Redis");
     latencies.sort_by(f64::total_cmp);
     latencies
 }

@@ -170,3 +170,24 @@ fn errors_are_sentences_not_panics() {
     let bad_option = run(&["detect", "--speed-limit=-3", "/dev/null"]);
     assert!(String::from_utf8_lossy(&bad_option.stderr).contains("--speed-limit"));
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .args(["simulate", "--records", "200000", "--fast"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one chunk, then close the pipe as `| head -1` does.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 4096];
+    assert!(stdout.read(&mut first).unwrap() > 0);
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!out.status.success());
+}
