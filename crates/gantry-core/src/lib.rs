@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod detect;
 pub mod formats;
 pub mod geo;
+pub mod iot;
 pub mod partition;
 pub mod pass;
 pub mod plate;

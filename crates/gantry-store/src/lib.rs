@@ -13,6 +13,7 @@ mod fanout;
 mod filter;
 pub mod merge;
 pub mod mysql;
+pub mod series;
 pub mod sqlite;
 #[cfg(test)]
 mod testkit;
@@ -24,6 +25,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use gantry_core::{CheckpointDirectory, Pass, Rejection, Warning};
 
 pub use error::StoreError;
+pub use series::SeriesStore;
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// The largest page size a query accepts.

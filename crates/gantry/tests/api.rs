@@ -834,17 +834,21 @@ fn openapi_lists_every_path() {
         "/api/stream",
         "/api/openapi.json",
         "/metrics",
+        "/api/iot/series",
+        "/api/iot/series/{id}",
+        "/api/iot/stats",
     ];
+    assert!(paths["/api/iot/write"]["post"]["requestBody"].is_object());
     assert_eq!(
         paths.len(),
-        routes.len(),
+        routes.len() + 1,
         "{:?}",
         paths.keys().collect::<Vec<_>>()
     );
     for route in routes {
         assert!(paths[route]["get"].is_object(), "GET {route}");
         // Every documented route answers.
-        if route != "/api/stream" && route != "/api/trail" {
+        if !["/api/stream", "/api/trail", "/api/iot/series/{id}"].contains(&route) {
             assert_eq!(s.get(s.url(route)).status(), StatusCode::OK, "{route}");
         }
     }

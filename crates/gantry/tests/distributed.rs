@@ -47,8 +47,9 @@ impl Shards {
         fs::write(
             &path,
             format!(
-                "[store]\nengine = \"mysql\"\nmysql_shards = [{}]\n{more}",
-                list.join(", ")
+                "[store]\nengine = \"mysql\"\nmysql_shards = [{}]\ndata_dir = {:?}\n{more}",
+                list.join(", "),
+                dir.join("data").display().to_string()
             ),
         )
         .unwrap();

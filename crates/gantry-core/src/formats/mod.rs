@@ -1,7 +1,7 @@
 //! Input and output formats: the Flume/Kafka line, headed CSV/TSV tables
 //! (UTF-8 or GBK), and ETC toll records.
 //!
-//! - [`line`]: format (a), 8 or 12 TAB-separated fields, no header
+//! - [`line`](mod@line): format (a), 8 or 12 TAB-separated fields, no header
 //!   ([`parse_line`], [`write_line`]).
 //! - [`table`]: CSV/TSV with a header naming GCXH … columns, and ETC toll
 //!   records (XH, CP, RKSJ …), each row an entry and an exit pass.

@@ -30,6 +30,7 @@ use crate::fanout::Shards;
 use crate::work::split;
 use crate::{Batch, Store, StoreError, WriteSummary};
 
+pub(crate) use self::shard::AtPath;
 pub use self::shard::BULK_INDEXES;
 
 /// The metadata file of a data dir.

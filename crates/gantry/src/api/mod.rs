@@ -8,6 +8,7 @@
 mod assets;
 mod error;
 pub mod feed;
+mod iot;
 mod metrics;
 mod model;
 mod params;
@@ -21,7 +22,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use axum::http::{header, HeaderValue, Method};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use gantry_core::DetectorConfig;
 use gantry_store::Store;
@@ -61,6 +62,10 @@ const GRACE: Duration = Duration::from_secs(5);
         routes::stream,
         routes::prometheus,
         routes::openapi,
+        iot::write,
+        iot::series,
+        iot::range,
+        iot::stats,
     ),
     components(schemas(model::Tick))
 )]
@@ -138,6 +143,10 @@ fn router(state: AppState, cors: &Cors) -> Router {
         .route("/api/warnings", get(routes::warnings))
         .route("/api/trail", get(routes::trail))
         .route("/api/stream", get(routes::stream))
+        .route("/api/iot/write", post(iot::write))
+        .route("/api/iot/series", get(iot::series))
+        .route("/api/iot/series/{*id}", get(iot::range))
+        .route("/api/iot/stats", get(iot::stats))
         .route("/api/openapi.json", get(routes::openapi))
         .route("/metrics", get(routes::prometheus))
         .fallback(assets::serve)
@@ -165,6 +174,8 @@ pub struct ServerConfig {
     pub detector: DetectorConfig,
     /// Where `GET /api/warnings/realtime` reads first, when set.
     pub redis: Option<crate::config::RedisConfig>,
+    /// Where the IoT time-series store lives (`series.sqlite`).
+    pub series_dir: std::path::PathBuf,
 }
 
 /// A running API server.
@@ -198,6 +209,12 @@ impl Server {
             .as_ref()
             .map(|redis| RedisWarnings::new(redis).map(Mutex::new))
             .transpose()?;
+        let iot = iot::Iot::open(&config.series_dir).with_context(|| {
+            format!(
+                "cannot open the IoT store in {}",
+                config.series_dir.display()
+            )
+        })?;
         metrics::install();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let state = AppState::new(Inner {
@@ -206,6 +223,7 @@ impl Server {
             mode: config.mode,
             detector: config.detector,
             realtime,
+            iot,
             shutdown: shutdown_rx.clone(),
         });
         let app = router(state.clone(), &config.cors);

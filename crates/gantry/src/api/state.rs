@@ -9,6 +9,7 @@ use tokio::sync::watch;
 
 use super::error::ApiError;
 use super::feed::Feed;
+use super::iot::Iot;
 use crate::sinks::redis::RedisWarnings;
 
 /// A few read stores. [`Store`] is `Send` but not `Sync`, so each sits
@@ -77,6 +78,8 @@ pub struct Inner {
     /// The Redis list the workers push warnings to, when configured:
     /// `GET /api/warnings/realtime` reads it first.
     pub realtime: Option<Mutex<RedisWarnings>>,
+    /// The IoT time-series store.
+    pub iot: Iot,
     /// Turns true when the server shuts down; live streams end then.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -96,6 +99,10 @@ impl AppState {
 
     pub fn detector(&self) -> &DetectorConfig {
         &self.0.detector
+    }
+
+    pub fn iot(&self) -> &Iot {
+        &self.0.iot
     }
 
     pub fn shutdown(&self) -> watch::Receiver<bool> {

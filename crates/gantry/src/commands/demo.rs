@@ -65,6 +65,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         feed: feed.clone(),
         detector: config.clone(),
         redis: None,
+        series_dir: data_dir.clone(),
     })?;
     println!("{}", server.describe());
     let mut detector = Detector::new(config, checkpoints);

@@ -45,6 +45,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         feed: Feed::new(),
         detector: DetectorConfig::default(),
         redis: config.redis.clone(),
+        series_dir: if config.store.engine == Engine::Mysql {
+            config.store.data_dir.clone()
+        } else {
+            dir.clone()
+        },
     })?;
     println!(
         "gantry serve: {} over {source} ({shards} shards)",

@@ -1,0 +1,429 @@
+//! The embedded time-series store for IoT readings: series with tags,
+//! points idempotent on (series, millisecond), range queries downsampled by
+//! step and aggregation, and 1-minute and 1-hour rollups kept as points
+//! arrive — what users otherwise run InfluxDB for, in one SQLite file.
+//!
+//! A range query whose step and bounds fall on whole minutes (hours) reads
+//! the minute (hour) rollup instead of the points, so a day of per-second
+//! readings downsampled to minutes reads 1,440 rows, not 86,400; rollups
+//! outlive the points [`SeriesStore::drop_points_before`] removes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use gantry_core::iot::{step_start, Agg, Point};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use crate::sqlite::AtPath;
+use crate::StoreError;
+
+const SCHEMA: &str = include_str!("schema.sql");
+
+/// The file the store keeps under a data dir.
+pub const FILE_NAME: &str = "series.sqlite";
+
+/// The most values one range query returns; a wider range needs a step.
+pub const MAX_RANGE_VALUES: i64 = 100_000;
+
+const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 3_600_000;
+
+/// A series as listed: its tags and newest value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesInfo {
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+    pub points: u64,
+    /// Epoch ms and value of the newest point.
+    pub last: Option<(i64, f64)>,
+}
+
+/// Points of one series in `[start_ms, end_ms)`, one value per `step_ms`
+/// (reduced by `agg`), or every point when `step_ms` is `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RangeQuery {
+    pub series: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub step_ms: Option<i64>,
+    pub agg: Agg,
+}
+
+/// Count, mean, min and max of one series over a window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesStats {
+    pub name: String,
+    pub count: u64,
+    pub avg: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// A payload no format fits, as [`SeriesStore::reject`] keeps it.
+#[derive(Debug, Clone, Copy)]
+pub struct RejectedPayload<'a> {
+    pub at_ms: i64,
+    pub source: &'a str,
+    pub reason: &'a str,
+    pub message: &'a str,
+    pub payload: &'a [u8],
+}
+
+/// What a [`SeriesStore::write`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PointsWritten {
+    /// Points stored for the first time.
+    pub inserted: u64,
+    /// Points whose series already held a point at that millisecond.
+    pub duplicates: u64,
+}
+
+/// The store. See the [module docs](self).
+pub struct SeriesStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl SeriesStore {
+    /// Opens (creating when missing) `series.sqlite` under `dir`.
+    pub fn open(dir: &Path) -> Result<SeriesStore, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let path = dir.join(FILE_NAME);
+        let conn = Connection::open(&path).at(&path)?;
+        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+            .at(&path)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .at(&path)?;
+        conn.execute_batch(SCHEMA).at(&path)?;
+        Ok(SeriesStore { conn, path })
+    }
+
+    /// Stores `points` in one transaction; a point whose series already
+    /// holds one at that millisecond is skipped (the first one stays), so
+    /// a replayed message changes nothing.
+    pub fn write(&mut self, points: &[Point]) -> Result<PointsWritten, StoreError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().at(&path)?;
+        let mut written = PointsWritten::default();
+        for point in points {
+            if insert_point(&tx, point).at(&path)? {
+                written.inserted += 1;
+            } else {
+                written.duplicates += 1;
+            }
+        }
+        tx.commit().at(&path)?;
+        Ok(written)
+    }
+
+    /// Keeps a payload no format fits, with its source (MQTT topic or
+    /// "http"), the reason code and message, so nothing is lost silently.
+    pub fn reject(&mut self, rejected: &RejectedPayload<'_>) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO rejected (at_ms, source, reason, message, payload) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    rejected.at_ms,
+                    rejected.source,
+                    rejected.reason,
+                    rejected.message,
+                    rejected.payload
+                ])
+            })
+            .at(&self.path)?;
+        Ok(())
+    }
+
+    /// Rejected payloads per reason code.
+    pub fn rejected_counts(&self) -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT reason, count(*) FROM rejected GROUP BY reason")
+            .at(&self.path)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                ))
+            })
+            .at(&self.path)?;
+        rows.collect::<rusqlite::Result<_>>().at(&self.path)
+    }
+
+    /// Every series, by name.
+    pub fn series(&self) -> Result<Vec<SeriesInfo>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT name, tags, points, last_ts, last_value FROM series ORDER BY name",
+            )
+            .at(&self.path)?;
+        let rows = stmt
+            .query_map([], |r| {
+                let tags: String = r.get(1)?;
+                let last = match (r.get::<_, Option<i64>>(3)?, r.get::<_, Option<f64>>(4)?) {
+                    (Some(ts), Some(value)) => Some((ts, value)),
+                    _ => None,
+                };
+                Ok((r.get::<_, String>(0)?, tags, r.get::<_, i64>(2)?, last))
+            })
+            .at(&self.path)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (name, tags, points, last) = row.at(&self.path)?;
+            out.push(SeriesInfo {
+                tags: self.tags(&tags)?,
+                name,
+                points: u64::try_from(points).unwrap_or(0),
+                last,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The newest point of every series, for the in-memory latest values a
+    /// server restores on start.
+    pub fn latest(&self) -> Result<BTreeMap<String, (i64, f64)>, StoreError> {
+        Ok(self
+            .series()?
+            .into_iter()
+            .filter_map(|s| Some((s.name, s.last?)))
+            .collect())
+    }
+
+    /// `(ts, value)` pairs of the query, in time order; downsampled ones are
+    /// stamped with their step's start.
+    pub fn range(&self, query: &RangeQuery) -> Result<Vec<(i64, f64)>, StoreError> {
+        check_range(query)?;
+        let Some(id) = self.series_id(&query.series)? else {
+            return Ok(Vec::new());
+        };
+        let Some(step) = query.step_ms else {
+            return self.raw_points(id, query);
+        };
+        let source = rollup_for(query.start_ms, query.end_ms, step).unwrap_or(Source::Points);
+        let sql = downsample_sql(source, query.agg);
+        let mut stmt = self.conn.prepare_cached(&sql).at(&self.path)?;
+        let rows = stmt
+            .query_map(params![id, query.start_ms, query.end_ms, step], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?))
+            })
+            .at(&self.path)?;
+        rows.collect::<rusqlite::Result<_>>().at(&self.path)
+    }
+
+    /// Count, mean, min and max per series over `[start_ms, end_ms)` — the
+    /// classic Spark job's per-sensor averages.
+    pub fn stats(&self, start_ms: i64, end_ms: i64) -> Result<Vec<SeriesStats>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT s.name, count(*), avg(p.value), min(p.value), max(p.value) \
+                 FROM points p JOIN series s ON s.id = p.series \
+                 WHERE p.ts >= ?1 AND p.ts < ?2 GROUP BY p.series ORDER BY s.name",
+            )
+            .at(&self.path)?;
+        let rows = stmt
+            .query_map(params![start_ms, end_ms], |r| {
+                Ok(SeriesStats {
+                    name: r.get(0)?,
+                    count: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                    avg: r.get(2)?,
+                    min: r.get(3)?,
+                    max: r.get(4)?,
+                })
+            })
+            .at(&self.path)?;
+        rows.collect::<rusqlite::Result<_>>().at(&self.path)
+    }
+
+    /// Retention: drops the points older than `before_ms` of the series
+    /// whose name starts with `prefix` (a measurement, a device; "" for
+    /// all), keeping their rollups and latest values. Returns how many.
+    pub fn drop_points_before(&mut self, prefix: &str, before_ms: i64) -> Result<u64, StoreError> {
+        let dropped = self
+            .conn
+            .execute(
+                "DELETE FROM points WHERE ts < ?1 AND series IN \
+                 (SELECT id FROM series WHERE substr(name, 1, length(?2)) = ?2)",
+                params![before_ms, prefix],
+            )
+            .at(&self.path)?;
+        Ok(dropped as u64)
+    }
+
+    /// Whether a series of that name has ever had a point.
+    pub fn has_series(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.series_id(name)?.is_some())
+    }
+
+    fn series_id(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT id FROM series WHERE name = ?1")
+            .and_then(|mut s| s.query_row([name], |r| r.get(0)).optional())
+            .at(&self.path)
+    }
+
+    fn raw_points(&self, id: i64, query: &RangeQuery) -> Result<Vec<(i64, f64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT ts, value FROM points WHERE series = ?1 AND ts >= ?2 AND ts < ?3 \
+                 ORDER BY ts LIMIT ?4",
+            )
+            .at(&self.path)?;
+        let rows = stmt
+            .query_map(
+                params![id, query.start_ms, query.end_ms, MAX_RANGE_VALUES + 1],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?)),
+            )
+            .at(&self.path)?;
+        let points: Vec<(i64, f64)> = rows.collect::<rusqlite::Result<_>>().at(&self.path)?;
+        if points.len() as i64 > MAX_RANGE_VALUES {
+            return Err(StoreError::InvalidQuery(format!(
+                "the range holds more than {MAX_RANGE_VALUES} points: give a step"
+            )));
+        }
+        Ok(points)
+    }
+
+    fn tags(&self, json: &str) -> Result<BTreeMap<String, String>, StoreError> {
+        serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
+            path: self.path.clone(),
+            message: format!("series tags {json:?}: {e}"),
+        })
+    }
+}
+
+/// Inserts one point; returns whether it was new, and only then counts it
+/// in the series and its rollups.
+fn insert_point(tx: &Transaction<'_>, point: &Point) -> rusqlite::Result<bool> {
+    let id = series_id_or_insert(tx, point)?;
+    let extra =
+        (!point.extra.is_empty()).then(|| serde_json::to_string(&point.extra).unwrap_or_default());
+    let new = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO points (series, ts, value, extra) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![id, point.time_ms, point.value, extra])?
+        == 1;
+    if !new {
+        return Ok(false);
+    }
+    tx.prepare_cached(
+        "UPDATE series SET points = points + 1, \
+           last_value = CASE WHEN last_ts IS NULL OR ?2 >= last_ts THEN ?3 ELSE last_value END, \
+           last_ts = max(coalesce(last_ts, ?2), ?2) \
+         WHERE id = ?1",
+    )?
+    .execute(params![id, point.time_ms, point.value])?;
+    for (table, step) in [("rollup_1m", MINUTE_MS), ("rollup_1h", HOUR_MS)] {
+        add_to_rollup(tx, table, id, step_start(point.time_ms, step), point)?;
+    }
+    Ok(true)
+}
+
+fn series_id_or_insert(tx: &Transaction<'_>, point: &Point) -> rusqlite::Result<i64> {
+    let found = tx
+        .prepare_cached("SELECT id FROM series WHERE name = ?1")?
+        .query_row([&point.series], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    let tags = serde_json::to_string(&point.tags).unwrap_or_else(|_| "{}".into());
+    tx.prepare_cached("INSERT INTO series (name, tags) VALUES (?1, ?2)")?
+        .execute(params![point.series, tags])?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// `table` is one of two constant names, never user input.
+fn add_to_rollup(
+    tx: &Transaction<'_>,
+    table: &str,
+    id: i64,
+    bucket: i64,
+    point: &Point,
+) -> rusqlite::Result<()> {
+    let sql = format!(
+        "INSERT INTO {table} (series, bucket, n, sum, min, max, last_ts, last_value) \
+         VALUES (?1, ?2, 1, ?3, ?3, ?3, ?4, ?3) \
+         ON CONFLICT (series, bucket) DO UPDATE SET \
+           n = n + 1, sum = sum + excluded.sum, \
+           min = min(min, excluded.min), max = max(max, excluded.max), \
+           last_value = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last_value ELSE last_value END, \
+           last_ts = max(last_ts, excluded.last_ts)"
+    );
+    tx.prepare_cached(&sql)?
+        .execute(params![id, bucket, point.value, point.time_ms])?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Points,
+    Minutes,
+    Hours,
+}
+
+/// The coarsest rollup that answers a query exactly: its step and bounds
+/// must fall on the rollup's boundaries.
+fn rollup_for(start_ms: i64, end_ms: i64, step_ms: i64) -> Option<Source> {
+    [(HOUR_MS, Source::Hours), (MINUTE_MS, Source::Minutes)]
+        .into_iter()
+        .find(|(unit, _)| step_ms % unit == 0 && start_ms % unit == 0 && end_ms % unit == 0)
+        .map(|(_, source)| source)
+}
+
+/// The query of one (source, aggregation): parameters are the series id,
+/// start, end and step. SQLite returns a bare column of the row holding
+/// `max()`, which gives `last` its value.
+fn downsample_sql(source: Source, agg: Agg) -> String {
+    let (table, ts) = match source {
+        Source::Points => ("points", "ts"),
+        Source::Minutes => ("rollup_1m", "bucket"),
+        Source::Hours => ("rollup_1h", "bucket"),
+    };
+    let value = match (source, agg) {
+        (Source::Points, Agg::Avg) => "avg(value)",
+        (Source::Points, Agg::Min) => "min(value)",
+        (Source::Points, Agg::Max) => "max(value)",
+        (Source::Points, Agg::Sum) => "sum(value)",
+        (Source::Points, Agg::Count) => "count(*)",
+        (Source::Points, Agg::Last) => "value, max(ts)",
+        (_, Agg::Avg) => "sum(sum) / sum(n)",
+        (_, Agg::Min) => "min(min)",
+        (_, Agg::Max) => "max(max)",
+        (_, Agg::Sum) => "sum(sum)",
+        (_, Agg::Count) => "sum(n)",
+        (_, Agg::Last) => "last_value, max(last_ts)",
+    };
+    format!(
+        "SELECT {ts} - (({ts} % ?4) + ?4) % ?4 AS step, {value} FROM {table} \
+         WHERE series = ?1 AND {ts} >= ?2 AND {ts} < ?3 GROUP BY step ORDER BY step"
+    )
+}
+
+fn check_range(query: &RangeQuery) -> Result<(), StoreError> {
+    let bad = |why: String| Err(StoreError::InvalidQuery(why));
+    if query.end_ms <= query.start_ms {
+        return bad("end must be after start".into());
+    }
+    match query.step_ms {
+        Some(step) if step <= 0 => bad("step must be positive".into()),
+        Some(step) if (query.end_ms - query.start_ms) / step > MAX_RANGE_VALUES => bad(format!(
+            "start..end at this step gives more than {MAX_RANGE_VALUES} values: widen the step"
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

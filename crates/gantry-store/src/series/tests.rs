@@ -1,0 +1,256 @@
+use super::*;
+
+const T0: i64 = 1_684_576_800_000; // 2023-05-20 10:00:00 UTC, a whole hour
+
+fn point(series: &str, time_ms: i64, value: f64) -> Point {
+    Point {
+        series: series.into(),
+        tags: BTreeMap::from([("device".to_owned(), "pi-01".to_owned())]),
+        time_ms,
+        value,
+        extra: Vec::new(),
+    }
+}
+
+fn store() -> (tempfile::TempDir, SeriesStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SeriesStore::open(dir.path()).unwrap();
+    (dir, store)
+}
+
+fn query(series: &str, start_ms: i64, end_ms: i64, step_ms: Option<i64>, agg: Agg) -> RangeQuery {
+    RangeQuery {
+        series: series.into(),
+        start_ms,
+        end_ms,
+        step_ms,
+        agg,
+    }
+}
+
+/// One reading a second for `seconds`, value = the second's index.
+fn per_second(series: &str, seconds: i64) -> Vec<Point> {
+    (0..seconds)
+        .map(|s| point(series, T0 + s * 1000, s as f64))
+        .collect()
+}
+
+#[test]
+fn writing_twice_stores_each_point_once_and_first_value_wins() {
+    let (_dir, mut store) = store();
+    let points = per_second("pi-01/temperature", 10);
+    assert_eq!(
+        store.write(&points).unwrap(),
+        PointsWritten {
+            inserted: 10,
+            duplicates: 0
+        }
+    );
+    let mut again = points.clone();
+    again[0].value = 99.0;
+    assert_eq!(
+        store.write(&again).unwrap(),
+        PointsWritten {
+            inserted: 0,
+            duplicates: 10
+        }
+    );
+    let series = store.series().unwrap();
+    assert_eq!(series.len(), 1);
+    assert_eq!(series[0].points, 10);
+    assert_eq!(series[0].last, Some((T0 + 9000, 9.0)));
+    assert_eq!(series[0].tags["device"], "pi-01");
+    let raw = store
+        .range(&query("pi-01/temperature", T0, T0 + 60_000, None, Agg::Avg))
+        .unwrap();
+    assert_eq!(raw.first(), Some(&(T0, 0.0)));
+    assert_eq!(raw.len(), 10);
+    // The rollups counted each point once too.
+    let count = store
+        .range(&query(
+            "pi-01/temperature",
+            T0,
+            T0 + 60_000,
+            Some(60_000),
+            Agg::Count,
+        ))
+        .unwrap();
+    assert_eq!(count, vec![(T0, 10.0)]);
+}
+
+#[test]
+fn a_late_point_does_not_replace_the_latest_value() {
+    let (_dir, mut store) = store();
+    store.write(&[point("s", T0 + 5000, 5.0)]).unwrap();
+    store.write(&[point("s", T0, 1.0)]).unwrap();
+    assert_eq!(store.latest().unwrap()["s"], (T0 + 5000, 5.0));
+    let last = store
+        .range(&query("s", T0, T0 + 60_000, Some(60_000), Agg::Last))
+        .unwrap();
+    assert_eq!(last, vec![(T0, 5.0)]);
+}
+
+/// Every aggregation over whole minutes (read from the minute rollup)
+/// equals the same aggregation over the points (a step of 30 s, which
+/// no rollup answers, summed back by minute by hand).
+#[test]
+fn rollups_answer_exactly_what_the_points_answer() {
+    let (_dir, mut store) = store();
+    store.write(&per_second("s", 3 * 3600)).unwrap();
+    for agg in Agg::ALL {
+        let minutes = store
+            .range(&query("s", T0, T0 + 3_600_000, Some(60_000), agg))
+            .unwrap();
+        assert_eq!(minutes.len(), 60, "{agg}");
+        for (i, (ts, value)) in minutes.iter().enumerate() {
+            let first = i as f64 * 60.0;
+            let expected = match agg {
+                Agg::Avg => first + 29.5,
+                Agg::Min => first,
+                Agg::Max | Agg::Last => first + 59.0,
+                Agg::Sum => (0..60).map(|s| first + f64::from(s)).sum(),
+                Agg::Count => 60.0,
+            };
+            assert_eq!(*ts, T0 + i as i64 * 60_000, "{agg}");
+            assert_eq!(*value, expected, "{agg} minute {i}");
+        }
+        // Off the minute boundary the points answer; aligned the same
+        // numbers come out of either path.
+        let shifted = store
+            .range(&query("s", T0 + 1000, T0 + 3_600_000, Some(60_000), agg))
+            .unwrap();
+        assert_eq!(shifted.len(), 60, "{agg}");
+        assert_eq!(shifted[1..], minutes[1..], "{agg}");
+    }
+    let hours = store
+        .range(&query(
+            "s",
+            T0,
+            T0 + 3 * 3_600_000,
+            Some(3_600_000),
+            Agg::Count,
+        ))
+        .unwrap();
+    assert_eq!(
+        hours,
+        vec![
+            (T0, 3600.0),
+            (T0 + 3_600_000, 3600.0),
+            (T0 + 7_200_000, 3600.0)
+        ]
+    );
+}
+
+#[test]
+fn retention_drops_points_of_one_prefix_and_keeps_rollups() {
+    let (_dir, mut store) = store();
+    store.write(&per_second("pi-01/temperature", 120)).unwrap();
+    store.write(&per_second("pi-02/humidity", 120)).unwrap();
+    let dropped = store.drop_points_before("pi-01/", T0 + 60_000).unwrap();
+    assert_eq!(dropped, 60);
+    let raw = |s: &str| {
+        store
+            .range(&query(s, T0, T0 + 120_000, None, Agg::Avg))
+            .unwrap()
+            .len()
+    };
+    assert_eq!(raw("pi-01/temperature"), 60);
+    assert_eq!(raw("pi-02/humidity"), 120);
+    let counts = store
+        .range(&query(
+            "pi-01/temperature",
+            T0,
+            T0 + 120_000,
+            Some(60_000),
+            Agg::Count,
+        ))
+        .unwrap();
+    assert_eq!(counts, vec![(T0, 60.0), (T0 + 60_000, 60.0)]);
+}
+
+#[test]
+fn stats_per_series_over_a_window() {
+    let (_dir, mut store) = store();
+    store.write(&per_second("a", 10)).unwrap();
+    store
+        .write(&[point("b", T0, 2.0), point("b", T0 + 1000, 4.0)])
+        .unwrap();
+    let stats = store.stats(T0, T0 + 5000).unwrap();
+    assert_eq!(
+        stats,
+        vec![
+            SeriesStats {
+                name: "a".into(),
+                count: 5,
+                avg: 2.0,
+                min: 0.0,
+                max: 4.0
+            },
+            SeriesStats {
+                name: "b".into(),
+                count: 2,
+                avg: 3.0,
+                min: 2.0,
+                max: 4.0
+            },
+        ]
+    );
+}
+
+#[test]
+fn bad_ranges_are_refused_with_a_reason() {
+    let (_dir, store) = store();
+    let refused = |q: RangeQuery| match store.range(&q) {
+        Err(StoreError::InvalidQuery(why)) => why,
+        other => panic!("{other:?}"),
+    };
+    assert!(refused(query("s", T0, T0, None, Agg::Avg)).contains("end"));
+    assert!(refused(query("s", T0, T0 + 1000, Some(0), Agg::Avg)).contains("step"));
+    assert!(refused(query("s", 0, T0, Some(1), Agg::Avg)).contains("step"));
+    assert_eq!(
+        store
+            .range(&query("unknown", T0, T0 + 1000, None, Agg::Avg))
+            .unwrap(),
+        vec![]
+    );
+}
+
+#[test]
+fn the_store_reopens_with_its_series_and_extra_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = point("t", T0, 1.5);
+    p.extra = vec![2.0, 3.0];
+    SeriesStore::open(dir.path()).unwrap().write(&[p]).unwrap();
+    let store = SeriesStore::open(dir.path()).unwrap();
+    assert_eq!(store.latest().unwrap()["t"], (T0, 1.5));
+    let extra: String = store
+        .conn
+        .query_row("SELECT extra FROM points", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(extra, "[2.0,3.0]");
+}
+
+#[test]
+fn rejected_payloads_are_kept_and_counted_by_reason() {
+    let (_dir, mut store) = store();
+    for (reason, payload) in [
+        ("bad_json", &b"{"[..]),
+        ("non_finite", b"m v=inf"),
+        ("bad_json", b"{]"),
+    ] {
+        store
+            .reject(&RejectedPayload {
+                at_ms: T0,
+                source: "sensors/pi-01",
+                reason,
+                message: "why",
+                payload,
+            })
+            .unwrap();
+    }
+    let counts = store.rejected_counts().unwrap();
+    assert_eq!(
+        counts,
+        BTreeMap::from([("bad_json".to_owned(), 2), ("non_finite".to_owned(), 1)])
+    );
+}

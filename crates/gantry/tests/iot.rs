@@ -1,0 +1,200 @@
+//! The IoT HTTP API through the real binary: points written to
+//! `POST /api/iot/write` as devices send them, read back as series, ranges
+//! and stats; bad payloads refused with their reason and kept.
+
+mod common;
+use common::{gantry, Server};
+use std::path::Path;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// A data dir `gantry serve` accepts (a small imported store).
+fn data_dir(dir: &Path) -> std::path::PathBuf {
+    let input = dir.join("in.tsv");
+    let data = dir.join("data");
+    let input_s = input.to_str().unwrap();
+    gantry(&["simulate", "--records", "50", "--fast", "-o", input_s]);
+    gantry(&["import", input_s, "--data-dir", data.to_str().unwrap()]);
+    data
+}
+
+fn write(s: &Server, query: &str, body: &str) -> (StatusCode, Value) {
+    let response = s
+        .client
+        .post(s.url(&format!("/api/iot/write{query}")))
+        .body(body.to_owned())
+        .send()
+        .unwrap();
+    let status = response.status();
+    (status, response.json().unwrap())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+#[test]
+fn points_written_in_every_format_are_read_back_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir(tmp.path());
+    let s = Server::serve(&data, &[]);
+    let t = now_ms() / 60_000 * 60_000 - 120_000; // two whole minutes ago
+
+    // Line protocol in milliseconds: two fields, one string field as tag.
+    let lines = format!(
+        "weather,location=us temperature=20.5,humidity=40i,note=\"ok\" {t}\n\
+         weather,location=us temperature=21.5,humidity=42i {}\n",
+        t + 30_000
+    );
+    let (status, out) = write(&s, "?precision=ms", &lines);
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!(
+        (out["points"].as_u64(), out["inserted"].as_u64()),
+        (Some(4), Some(4))
+    );
+    // The same body again stores nothing new.
+    let (_, again) = write(&s, "?precision=ms", &lines);
+    assert_eq!(
+        (again["inserted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(4))
+    );
+
+    // A flat JSON object with epoch seconds, and a values list (arrival time).
+    let flat = format!(
+        "{{\"device\":\"pi-01\",\"temperature\":21.3,\"humidity\":48,\"experiment\":\"e1\",\"time\":{}}}",
+        t as f64 / 1000.0
+    );
+    assert_eq!(write(&s, "", &flat).0, StatusCode::OK);
+    let list = r#"{"values":[{"id":"mac-7","values":[3.5, 1, 2]}]}"#;
+    assert_eq!(write(&s, "", list).0, StatusCode::OK);
+
+    let series = s.json(s.url("/api/iot/series"));
+    let ids: Vec<&str> = series
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "mac-7",
+            "pi-01/humidity",
+            "pi-01/temperature",
+            "weather,location=us/humidity",
+            "weather,location=us/temperature",
+        ]
+    );
+    let temperature = &series[4];
+    assert_eq!(temperature["points"], 2);
+    assert_eq!(temperature["last_value"], 21.5);
+    assert_eq!(temperature["last_ts"], t + 30_000);
+    assert_eq!(series[1]["tags"]["experiment"], "e1");
+
+    // The id holds a slash and a comma: both the plain and the encoded form work.
+    let start = t.to_string();
+    let end = (t + 60_000).to_string();
+    let range = |id: &str, extra: &[(&str, &str)]| {
+        let mut params = vec![("start", start.as_str()), ("end", end.as_str())];
+        params.extend_from_slice(extra);
+        s.json(s.url_with(&format!("/api/iot/series/{id}"), &params))
+    };
+    let raw = range("weather,location=us/temperature", &[]);
+    assert_eq!(
+        raw["points"],
+        serde_json::json!([[t, 20.5], [t + 30_000, 21.5]])
+    );
+    let avg = range("weather%2Clocation%3Dus%2Ftemperature", &[("step", "1m")]);
+    assert_eq!(avg["points"], serde_json::json!([[t, 21.0]]));
+    let max = range(
+        "weather,location=us/humidity",
+        &[("step", "1m"), ("agg", "max")],
+    );
+    assert_eq!(max["points"], serde_json::json!([[t, 42.0]]));
+
+    let stats = s.json(s.url("/api/iot/stats?window=1h"));
+    let humidity = stats
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == "weather,location=us/humidity")
+        .unwrap();
+    assert_eq!(
+        (
+            &humidity["count"],
+            &humidity["avg"],
+            &humidity["min"],
+            &humidity["max"]
+        ),
+        (
+            &Value::from(2),
+            &Value::from(41.0),
+            &Value::from(40.0),
+            &Value::from(42.0)
+        )
+    );
+
+    // After a restart the series and their latest values are still there.
+    drop(s);
+    let s = Server::serve(&data, &[]);
+    let series = s.json(s.url("/api/iot/series"));
+    assert_eq!(series[4]["last_value"], 21.5);
+}
+
+#[test]
+fn bad_payloads_and_parameters_are_400s_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir(tmp.path());
+    let s = Server::serve(&data, &[]);
+    for (query, body, reason) in [
+        (
+            "",
+            "{\"device\":\"x\",\"t\":{\"nested\":1}}",
+            "nested_value",
+        ),
+        ("", "{\"values\":", "bad_json"),
+        ("", "m v=inf", "non_finite"),
+        ("", "just words", "not_json_or_line_protocol"),
+        ("", "", "empty"),
+    ] {
+        let (status, out) = write(&s, query, body);
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {out}");
+        assert_eq!(out["parameter"], "body");
+        assert!(
+            out["error"].as_str().unwrap().contains(reason),
+            "{body}: {out}"
+        );
+    }
+    let (status, out) = write(&s, "?precision=minutes", "m v=1 1");
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(out["parameter"], "precision");
+    for (query, parameter) in [
+        ("step=10", "step"),
+        ("agg=median", "agg"),
+        ("start=yesterday", "start"),
+        ("colour=red", "colour"),
+    ] {
+        let response = s.get(s.url(&format!("/api/iot/series/a?{query}")));
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+        let out: Value = response.json().unwrap();
+        assert_eq!(out["parameter"], parameter, "{query}: {out}");
+    }
+    let unknown = s.get(s.url("/api/iot/series/none"));
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    // Nothing was stored from the refused bodies, and each one was kept.
+    assert_eq!(s.json(s.url("/api/iot/series")), serde_json::json!([]));
+    drop(s);
+    let conn = rusqlite::Connection::open(data.join("series.sqlite")).unwrap();
+    let kept: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM rejected WHERE source = 'http'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, 5);
+}
