@@ -4,7 +4,7 @@
 # `up` only checks.
 #
 #   scripts/services.sh up      MariaDB :3306 and a second instance :3307,
-#                               Redis :6379, the tansu Kafka broker :19092
+#                               Redis :6379, Mosquitto :1883, the tansu Kafka broker :19092
 #   scripts/services.sh down    stops what this script started (not :3306, not Redis)
 #   scripts/services.sh env     prints the GANTRY_TEST_* variables the tests read
 #
@@ -112,6 +112,17 @@ kafka() {
     }
 }
 
+# Mosquitto as the machine runs it; a fresh machine may lack its run, log
+# and data dirs.
+mosquitto() {
+    if port_open 1883; then return; fi
+    log "starting Mosquitto on 1883"
+    mkdir -p /run/mosquitto /var/log/mosquitto /var/lib/mosquitto
+    chown mosquitto: /run/mosquitto /var/log/mosquitto /var/lib/mosquitto 2>/dev/null || true
+    command mosquitto -d -c /etc/mosquitto/mosquitto.conf
+    wait_for "port_open 1883" 20 || { log "Mosquitto did not start"; exit 1; }
+}
+
 down() {
     local dir=$STATE/mariadb-$MARIADB2_PORT
     if [ -f "$dir/mariadbd.pid" ]; then
@@ -128,6 +139,7 @@ print_env() {
     echo "export GANTRY_TEST_MARIADB2_PID_FILE=$STATE/mariadb-$MARIADB2_PORT/mariadbd.pid"
     echo "export GANTRY_TEST_REDIS=redis://127.0.0.1:6379"
     echo "export GANTRY_TEST_KAFKA=127.0.0.1:$KAFKA_PORT"
+    echo "export GANTRY_TEST_MQTT=127.0.0.1:1883"
 }
 
 case ${1:-up} in
@@ -135,8 +147,9 @@ up)
     primary_mariadb
     second_mariadb
     redis
+    mosquitto
     [ "${GANTRY_SKIP_KAFKA:-}" = 1 ] || kafka
-    log "up: MariaDB 3306 and $MARIADB2_PORT, Redis 6379, Kafka $KAFKA_PORT"
+    log "up: MariaDB 3306 and $MARIADB2_PORT, Redis 6379, Mosquitto 1883, Kafka $KAFKA_PORT"
     ;;
 down) down ;;
 env) print_env ;;

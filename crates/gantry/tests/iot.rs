@@ -198,3 +198,175 @@ fn bad_payloads_and_parameters_are_400s_with_the_reason() {
         .unwrap();
     assert_eq!(kept, 5);
 }
+
+/// The test broker, `host:port` (scripts/services.sh starts Mosquitto).
+fn mqtt_broker() -> (String, u16) {
+    let broker = std::env::var("GANTRY_TEST_MQTT").unwrap_or_else(|_| "127.0.0.1:1883".into());
+    let (host, port) = broker.rsplit_once(':').unwrap();
+    (host.to_owned(), port.parse().unwrap())
+}
+
+/// Publishes every (topic, payload) at QoS 1 and returns once the broker
+/// acknowledged all of them.
+fn publish(messages: &[(String, String)]) {
+    use rumqttc::{Client, Event, MqttOptions, Outgoing, Packet, QoS};
+    let (host, port) = mqtt_broker();
+    let id = format!("gantry-it-device-{}", std::process::id());
+    let (client, mut connection) = Client::new(MqttOptions::new(id, host, port), 64);
+    for (topic, payload) in messages {
+        client
+            .publish(topic.as_str(), QoS::AtLeastOnce, false, payload.as_bytes())
+            .unwrap();
+    }
+    let mut acked = 0;
+    for event in connection.iter() {
+        match event.unwrap() {
+            Event::Incoming(Packet::PubAck(_)) => acked += 1,
+            Event::Outgoing(Outgoing::Disconnect) => break,
+            _ => {}
+        }
+        if acked == messages.len() {
+            client.disconnect().unwrap();
+        }
+    }
+    assert_eq!(acked, messages.len());
+}
+
+/// Points stored per series, from the API.
+fn counts(s: &Server) -> std::collections::BTreeMap<String, u64> {
+    let series = s.json(s.url("/api/iot/series"));
+    series
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["id"].as_str().unwrap().to_owned(),
+                x["points"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Waits up to 20 s for `done` over the stored counts.
+fn wait_for(s: &Server, done: impl Fn(&std::collections::BTreeMap<String, u64>) -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let now = counts(s);
+        if done(&now) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out at {now:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn mqtt_readings_are_stored_and_those_sent_while_down_arrive_after_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir(tmp.path());
+    let (host, port) = mqtt_broker();
+    let prefix = format!("gantry-it-{}", std::process::id());
+    let config = tmp.path().join("gantry.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[mqtt]\nhost = {host:?}\nport = {port}\nclient_id = \"{prefix}-gantry\"\n\
+             topics = [\"{prefix}/#\"]\n"
+        ),
+    )
+    .unwrap();
+    let serve = || Server::serve(&data, &["--config", config.to_str().unwrap()]);
+    let topic = |t: &str| format!("{prefix}/{t}");
+
+    // The first start subscribes; a probe a second shows when it has.
+    let s = serve();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !counts(&s).contains_key("probe/up") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gantry never subscribed"
+        );
+        publish(&[(topic("probe"), "{\"device\":\"probe\",\"up\":1}".into())]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+
+    let t = 1_684_576_800_000i64;
+    publish(&[
+        (
+            topic("pi-01"),
+            format!("{{\"device\":\"pi-01\",\"temperature\":21.3,\"time\":{t}}}"),
+        ),
+        (topic("lab"), format!("room,floor=2 co2=612i {t}000000")),
+        (
+            topic("mac"),
+            r#"{"values":[{"id":"mac-7","values":[3.5]}]}"#.into(),
+        ),
+        (
+            topic("pi-01"),
+            "{\"device\":\"pi-01\",\"temperature\":".into(),
+        ),
+    ]);
+    wait_for(&s, |c| {
+        c.get("pi-01/temperature") == Some(&1)
+            && c.get("room,floor=2/co2") == Some(&1)
+            && c.get("mac-7") == Some(&1)
+    });
+
+    // Down hard; the broker keeps the persistent session's messages.
+    drop(s);
+    let while_down: Vec<(String, String)> = (1..=5)
+        .map(|i| {
+            (
+                topic("pi-01"),
+                format!(
+                    "{{\"device\":\"pi-01\",\"temperature\":{i},\"time\":{}}}",
+                    t + i * 1000
+                ),
+            )
+        })
+        .collect();
+    publish(&while_down);
+    let s = serve();
+    wait_for(&s, |c| c.get("pi-01/temperature") == Some(&6));
+    let last = s.json(s.url("/api/iot/series"));
+    let temperature = last
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == "pi-01/temperature")
+        .unwrap()
+        .clone();
+    assert_eq!(temperature["last_value"], 5.0);
+    drop(s);
+
+    // The broken payload was kept with its topic and reason.
+    let conn = rusqlite::Connection::open(data.join("series.sqlite")).unwrap();
+    let (source, reason): (String, String) = conn
+        .query_row("SELECT source, reason FROM rejected", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(
+        (source.as_str(), reason.as_str()),
+        (topic("pi-01").as_str(), "bad_json")
+    );
+    forget_session(&format!("{prefix}-gantry"));
+}
+
+/// Connects once with a clean session, so the broker drops what it keeps
+/// for `client_id`.
+fn forget_session(client_id: &str) {
+    use rumqttc::{Client, Event, MqttOptions, Packet};
+    let (host, port) = mqtt_broker();
+    let mut options = MqttOptions::new(client_id, host, port);
+    options.set_clean_session(true);
+    let (client, mut connection) = Client::new(options, 8);
+    for event in connection.iter() {
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => client.disconnect().unwrap(),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+}

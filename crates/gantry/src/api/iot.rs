@@ -4,51 +4,30 @@
 //! data dir).
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
 use axum::Json;
 use chrono::DateTime;
 use gantry_core::iot::{parse_line_protocol, parse_payload, Agg, PayloadError, Point, Precision};
-use gantry_store::series::{RangeQuery, RejectedPayload, SeriesStore};
+use gantry_store::series::RangeQuery;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use super::params::ApiQuery;
 use super::state::AppState;
+use crate::sinks::series::{now_ms, Ingested, SharedSeries};
 
-/// The series store, shared by the handlers; SQLite writes one at a time.
-#[derive(Clone)]
-pub struct Iot(Arc<Mutex<SeriesStore>>);
-
-impl Iot {
-    /// Opens (creating when missing) the store under `dir`.
-    pub fn open(dir: &Path) -> anyhow::Result<Iot> {
-        let store = SeriesStore::open(dir)?;
-        Ok(Iot(Arc::new(Mutex::new(store))))
-    }
-
-    /// Runs `f` on the store, on the blocking thread pool.
-    async fn with<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut SeriesStore) -> Result<T, ApiError> + Send + 'static,
-    ) -> Result<T, ApiError> {
-        let store = Arc::clone(&self.0);
-        tokio::task::spawn_blocking(move || {
-            let mut guard = store.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut guard)
-        })
+/// Runs `f` on the series store, on the blocking thread pool.
+async fn with_series<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&SharedSeries) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let series = state.series().clone();
+    tokio::task::spawn_blocking(move || f(&series))
         .await
         .map_err(|e| ApiError::internal(format!("an IoT store call failed: {e}")))?
-    }
-}
-
-/// Epoch milliseconds now.
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 /// `precision` of line protocol timestamps.
@@ -96,32 +75,21 @@ pub async fn write(
     };
     let arrival = now_ms();
     let parsed = parse_body(&body, precision, arrival);
-    state
-        .iot()
-        .with(move |store| match parsed {
-            Ok(points) => {
-                let written = store.write(&points)?;
-                Ok(Json(WriteOut {
-                    points: points.len() as u64,
-                    inserted: written.inserted,
-                    duplicates: written.duplicates,
-                }))
-            }
-            Err(e) => {
-                store.reject(&RejectedPayload {
-                    at_ms: arrival,
-                    source: "http",
-                    reason: e.reason(),
-                    message: &e.to_string(),
-                    payload: &body,
-                })?;
-                Err(ApiError::bad(
-                    "body",
-                    format!("payload refused ({}): {e}", e.reason()),
-                ))
-            }
-        })
-        .await
+    let ingested = with_series(&state, move |series| {
+        Ok(series.ingest(&body, "http", parsed, arrival)?)
+    })
+    .await?;
+    match ingested {
+        Ingested::Stored { points, written } => Ok(Json(WriteOut {
+            points,
+            inserted: written.inserted,
+            duplicates: written.duplicates,
+        })),
+        Ingested::Rejected(e) => Err(ApiError::bad(
+            "body",
+            format!("payload refused ({}): {e}", e.reason()),
+        )),
+    }
 }
 
 /// JSON when it looks like JSON; else line protocol at `precision`.
@@ -158,23 +126,22 @@ pub struct SeriesOut {
 #[utoipa::path(get, path = "/api/iot/series", tag = "iot",
     responses((status = 200, body = [SeriesOut])))]
 pub async fn series(State(state): State<AppState>) -> Result<Json<Vec<SeriesOut>>, ApiError> {
-    state
-        .iot()
-        .with(|store| {
-            Ok(store
-                .series()?
-                .into_iter()
-                .map(|s| SeriesOut {
-                    id: s.name,
-                    tags: s.tags,
-                    points: s.points,
-                    last_ts: s.last.map(|l| l.0),
-                    last_value: s.last.map(|l| l.1),
-                })
-                .collect())
-        })
-        .await
-        .map(Json)
+    with_series(&state, |series| {
+        Ok(series
+            .lock()
+            .series()?
+            .into_iter()
+            .map(|s| SeriesOut {
+                id: s.name,
+                tags: s.tags,
+                points: s.points,
+                last_ts: s.last.map(|l| l.0),
+                last_value: s.last.map(|l| l.1),
+            })
+            .collect())
+    })
+    .await
+    .map(Json)
 }
 
 /// The range of one series.
@@ -247,19 +214,18 @@ pub async fn range(
         step_ms,
         agg,
     };
-    let points = state
-        .iot()
-        .with(move |store| {
-            if !store.has_series(&query.series)? {
-                return Err(ApiError::new(
-                    axum::http::StatusCode::NOT_FOUND,
-                    format!("no series {:?}", query.series),
-                    Some("id".into()),
-                ));
-            }
-            Ok(store.range(&query)?)
-        })
-        .await?;
+    let points = with_series(&state, move |series| {
+        let store = series.lock();
+        if !store.has_series(&query.series)? {
+            return Err(ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                format!("no series {:?}", query.series),
+                Some("id".into()),
+            ));
+        }
+        Ok(store.range(&query)?)
+    })
+    .await?;
     Ok(Json(RangeOut {
         id,
         start,
@@ -302,23 +268,22 @@ pub async fn stats(
         Some(w) => parse_duration_ms("window", w)?,
     };
     let end = now_ms();
-    state
-        .iot()
-        .with(move |store| {
-            Ok(store
-                .stats(end - window, end + 1)?
-                .into_iter()
-                .map(|s| StatsOut {
-                    id: s.name,
-                    count: s.count,
-                    avg: s.avg,
-                    min: s.min,
-                    max: s.max,
-                })
-                .collect())
-        })
-        .await
-        .map(Json)
+    with_series(&state, move |series| {
+        Ok(series
+            .lock()
+            .stats(end - window, end + 1)?
+            .into_iter()
+            .map(|s| StatsOut {
+                id: s.name,
+                count: s.count,
+                avg: s.avg,
+                min: s.min,
+                max: s.max,
+            })
+            .collect())
+    })
+    .await
+    .map(Json)
 }
 
 /// Epoch milliseconds, or an RFC 3339 time.

@@ -174,8 +174,8 @@ pub struct ServerConfig {
     pub detector: DetectorConfig,
     /// Where `GET /api/warnings/realtime` reads first, when set.
     pub redis: Option<crate::config::RedisConfig>,
-    /// Where the IoT time-series store lives (`series.sqlite`).
-    pub series_dir: std::path::PathBuf,
+    /// The IoT time-series store the `/api/iot` routes write and read.
+    pub series: crate::sinks::series::SharedSeries,
 }
 
 /// A running API server.
@@ -209,12 +209,6 @@ impl Server {
             .as_ref()
             .map(|redis| RedisWarnings::new(redis).map(Mutex::new))
             .transpose()?;
-        let iot = iot::Iot::open(&config.series_dir).with_context(|| {
-            format!(
-                "cannot open the IoT store in {}",
-                config.series_dir.display()
-            )
-        })?;
         metrics::install();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let state = AppState::new(Inner {
@@ -223,7 +217,7 @@ impl Server {
             mode: config.mode,
             detector: config.detector,
             realtime,
-            iot,
+            series: config.series,
             shutdown: shutdown_rx.clone(),
         });
         let app = router(state.clone(), &config.cors);

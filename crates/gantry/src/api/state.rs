@@ -9,8 +9,8 @@ use tokio::sync::watch;
 
 use super::error::ApiError;
 use super::feed::Feed;
-use super::iot::Iot;
 use crate::sinks::redis::RedisWarnings;
+use crate::sinks::series::SharedSeries;
 
 /// A few read stores. [`Store`] is `Send` but not `Sync`, so each sits
 /// behind a mutex and a query takes whichever is free.
@@ -79,7 +79,7 @@ pub struct Inner {
     /// `GET /api/warnings/realtime` reads it first.
     pub realtime: Option<Mutex<RedisWarnings>>,
     /// The IoT time-series store.
-    pub iot: Iot,
+    pub series: SharedSeries,
     /// Turns true when the server shuts down; live streams end then.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -101,8 +101,8 @@ impl AppState {
         &self.0.detector
     }
 
-    pub fn iot(&self) -> &Iot {
-        &self.0.iot
+    pub fn series(&self) -> &SharedSeries {
+        &self.0.series
     }
 
     pub fn shutdown(&self) -> watch::Receiver<bool> {

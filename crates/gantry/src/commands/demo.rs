@@ -13,6 +13,7 @@ use crate::api::{Cors, Feed, LiveStore, Mode, Server, ServerConfig};
 use crate::cli::DemoArgs;
 use crate::clock::china_now_seconds;
 use crate::pipeline::{Pipeline, BATCH};
+use crate::sinks::series::SharedSeries;
 use crate::sources::simulator::PacedSimulator;
 
 /// How often batches are written and the live line is printed.
@@ -65,7 +66,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         feed: feed.clone(),
         detector: config.clone(),
         redis: None,
-        series_dir: data_dir.clone(),
+        series: SharedSeries::open(&data_dir)?,
     })?;
     println!("{}", server.describe());
     let mut detector = Detector::new(config, checkpoints);

@@ -10,6 +10,8 @@ use gantry_store::{SqliteStore, Store};
 use crate::api::{Cors, Feed, Mode, Server, ServerConfig};
 use crate::cli::{ServeArgs, StoreArgs};
 use crate::config::{Config, Engine};
+use crate::sinks::series::SharedSeries;
+use crate::sources::mqtt::MqttSource;
 
 /// Read connections: queries that can run at once.
 const READERS: usize = 2;
@@ -36,6 +38,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let cors = Cors::from_args(&args.http.cors_origins)?;
     let shards = readers[0].shard_counts().map(|c| c.len()).unwrap_or(0);
     let stop = super::stop_flag()?;
+    let series = SharedSeries::open(if config.store.engine == Engine::Mysql {
+        &config.store.data_dir
+    } else {
+        dir
+    })?;
+    let mqtt = config
+        .mqtt
+        .as_ref()
+        .map(|mqtt| MqttSource::start(mqtt, series.clone()))
+        .transpose()?;
     let server = Server::start(ServerConfig {
         bind: args.http.bind,
         port: args.http.port,
@@ -45,20 +57,27 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         feed: Feed::new(),
         detector: DetectorConfig::default(),
         redis: config.redis.clone(),
-        series_dir: if config.store.engine == Engine::Mysql {
-            config.store.data_dir.clone()
-        } else {
-            dir.clone()
-        },
+        series,
     })?;
     println!(
         "gantry serve: {} over {source} ({shards} shards)",
         server.url()
     );
     println!("{}", server.describe());
+    if let Some(mqtt) = &config.mqtt {
+        println!(
+            "IoT readings from MQTT {}:{} topics {}",
+            mqtt.host,
+            mqtt.port,
+            mqtt.topics.join(", ")
+        );
+    }
     println!("Ctrl-C stops it.");
     while !stop.load(Ordering::SeqCst) && server.is_running() {
         std::thread::sleep(Duration::from_millis(100));
+    }
+    if let Some(mqtt) = mqtt {
+        mqtt.stop();
     }
     server.stop()
 }

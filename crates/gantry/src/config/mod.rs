@@ -32,6 +32,8 @@ pub struct Config {
     pub kafka: Option<KafkaConfig>,
     /// `None` when the file has no `[redis]` section: no Redis sink.
     pub redis: Option<RedisConfig>,
+    /// `None` when the file has no `[mqtt]` section: no broker is followed.
+    pub mqtt: Option<MqttConfig>,
     pub tail: TailConfig,
     pub http: HttpConfig,
 }
@@ -137,6 +139,39 @@ impl Default for RedisConfig {
             channel: "traffic:warnings".into(),
             max_len: 1000,
             dedupe_ttl_s: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// The MQTT broker IoT devices publish to, followed by `serve` and `demo`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttConfig {
+    pub host: String,
+    pub port: u16,
+    /// With `clean_session = false`, the broker keeps this client's
+    /// subscriptions and unacknowledged QoS 1 messages across restarts.
+    pub client_id: String,
+    pub topics: Vec<String>,
+    /// 0 or 1.
+    pub qos: u8,
+    pub clean_session: bool,
+    /// Empty: no credentials.
+    pub username: String,
+    pub password: String,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 1883,
+            client_id: "gantry".into(),
+            topics: vec!["sensors/#".into()],
+            qos: 1,
+            clean_session: false,
+            username: String::new(),
+            password: String::new(),
         }
     }
 }
@@ -257,11 +292,16 @@ impl Config {
             .redis
             .as_ref()
             .map_or_else(not_configured, RedisConfig::summary);
+        let mqtt = self
+            .mqtt
+            .as_ref()
+            .map_or_else(not_configured, MqttConfig::summary);
         [
             format!("store:    {}", self.store.summary()),
             format!("detector: {}", self.detector.summary()),
             format!("kafka:    {kafka}"),
             format!("redis:    {redis}"),
+            format!("mqtt:     {mqtt}"),
             format!("tail:     {}", self.tail.summary()),
             format!("http:     {}", self.http.summary()),
         ]
@@ -276,6 +316,9 @@ impl Config {
         }
         if let Some(redis) = &self.redis {
             redis.check()?;
+        }
+        if let Some(mqtt) = &self.mqtt {
+            mqtt.check()?;
         }
         self.tail.check(self.kafka.is_some())?;
         self.http.check()
@@ -347,6 +390,7 @@ fn section_keys(section: &str) -> Option<&'static [&'static str]> {
         "detector" => fields_of::<DetectorConfig>(),
         "kafka" => fields_of::<KafkaConfig>(),
         "redis" => fields_of::<RedisConfig>(),
+        "mqtt" => fields_of::<MqttConfig>(),
         "tail" => fields_of::<TailConfig>(),
         "http" => fields_of::<HttpConfig>(),
         _ => return None,
@@ -829,6 +873,40 @@ impl KafkaConfig {
     }
 }
 
+impl MqttConfig {
+    fn check(&self) -> Result<(), Issue> {
+        filled("mqtt.host", &self.host)?;
+        between("mqtt.port", self.port.into(), 1, 65535)?;
+        // rumqttc refuses a persistent session without a client id.
+        filled("mqtt.client_id", &self.client_id)?;
+        ensure(!self.topics.is_empty(), &["mqtt.topics"], || {
+            "mqtt.topics must name at least one topic filter".into()
+        })?;
+        for topic in &self.topics {
+            filled("mqtt.topics", topic)?;
+        }
+        ensure(self.qos <= 1, &["mqtt.qos"], || {
+            format!("mqtt.qos must be 0 or 1, not {}", self.qos)
+        })
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{}:{} as {}, topics {}, QoS {}{}",
+            self.host,
+            self.port,
+            self.client_id,
+            self.topics.join(", "),
+            self.qos,
+            if self.clean_session {
+                ", clean session"
+            } else {
+                ", persistent session"
+            }
+        )
+    }
+}
+
 impl RedisConfig {
     fn check(&self) -> Result<(), Issue> {
         let url = &self.url;
@@ -1027,7 +1105,7 @@ mod tests {
     fn key_lists_follow_the_structs() {
         assert_eq!(
             sections(),
-            ["store", "detector", "kafka", "redis", "tail", "http"]
+            ["store", "detector", "kafka", "redis", "mqtt", "tail", "http"]
         );
         assert_eq!(
             section_keys("store").unwrap(),

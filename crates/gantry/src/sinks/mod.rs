@@ -3,4 +3,5 @@
 pub mod jsonl;
 pub mod kafka;
 pub mod redis;
+pub mod series;
 pub mod store;

@@ -2,5 +2,6 @@
 
 pub mod file;
 pub mod kafka;
+pub mod mqtt;
 pub mod simulator;
 pub mod tail;
