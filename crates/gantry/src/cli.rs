@@ -191,6 +191,9 @@ pub struct DemoArgs {
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     pub seconds: Option<u64>,
+    /// Port of the embedded MQTT broker devices publish to (default 1883, or a free port when 1883 is taken; 0: any free port).
+    #[arg(long)]
+    pub mqtt_port: Option<u16>,
     #[command(flatten)]
     pub http: HttpArgs,
 }

@@ -209,8 +209,12 @@ fn mqtt_broker() -> (String, u16) {
 /// Publishes every (topic, payload) at QoS 1 and returns once the broker
 /// acknowledged all of them.
 fn publish(messages: &[(String, String)]) {
-    use rumqttc::{Client, Event, MqttOptions, Outgoing, Packet, QoS};
     let (host, port) = mqtt_broker();
+    publish_to(&host, port, messages);
+}
+
+fn publish_to(host: &str, port: u16, messages: &[(String, String)]) {
+    use rumqttc::{Client, Event, MqttOptions, Outgoing, Packet, QoS};
     let id = format!("gantry-it-device-{}", std::process::id());
     let (client, mut connection) = Client::new(MqttOptions::new(id, host, port), 64);
     for (topic, payload) in messages {
@@ -369,4 +373,55 @@ fn forget_session(client_id: &str) {
             Err(_) => break,
         }
     }
+}
+
+#[test]
+fn the_demo_runs_a_broker_devices_publish_to() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let data = tmp.path().join("data").display().to_string();
+    let s = Server::spawn(
+        &[
+            "demo",
+            "--data-dir",
+            &data,
+            "--port",
+            "0",
+            "--mqtt-port",
+            &port,
+            "--seconds",
+            "30",
+            "--rate",
+            "20",
+        ],
+        "API at ",
+    );
+    let port: u16 = port.parse().unwrap();
+    // The demo's own source may still be connecting: publish until stored.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let reading = |n: i64| {
+        let time = 1_684_576_800_000 + n * 1000;
+        let payload = format!("{{\"device\":\"pi-01\",\"temperature\":{n},\"time\":{time}}}");
+        ("sensors/pi-01".to_owned(), payload)
+    };
+    let mut n = 0;
+    while !counts(&s).contains_key("pi-01/temperature") {
+        assert!(std::time::Instant::now() < deadline, "nothing stored");
+        n += 1;
+        publish_to("127.0.0.1", port, &[reading(n)]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    // Once connected, every reading is stored, once.
+    let before = counts(&s)["pi-01/temperature"];
+    let more: Vec<_> = (n + 1..=n + 3).map(reading).collect();
+    publish_to("127.0.0.1", port, &more);
+    publish_to("127.0.0.1", port, &more);
+    wait_for(&s, |c| c["pi-01/temperature"] == before + 3);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(counts(&s)["pi-01/temperature"], before + 3);
 }

@@ -12,8 +12,10 @@ use gantry_store::{SqliteStore, Store};
 use crate::api::{Cors, Feed, LiveStore, Mode, Server, ServerConfig};
 use crate::cli::DemoArgs;
 use crate::clock::china_now_seconds;
+use crate::config::MqttConfig;
 use crate::pipeline::{Pipeline, BATCH};
 use crate::sinks::series::SharedSeries;
+use crate::sources::mqtt::{broker, MqttSource};
 use crate::sources::simulator::PacedSimulator;
 
 /// How often batches are written and the live line is printed.
@@ -57,6 +59,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         ..DetectorConfig::default()
     };
     let feed = Feed::new();
+    let series = SharedSeries::open(&data_dir)?;
+    let mqtt = embedded_mqtt(args.mqtt_port, &series)?;
     let server = Server::start(ServerConfig {
         bind: args.http.bind,
         port: args.http.port,
@@ -66,7 +70,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         feed: feed.clone(),
         detector: config.clone(),
         redis: None,
-        series: SharedSeries::open(&data_dir)?,
+        series,
     })?;
     println!("{}", server.describe());
     let mut detector = Detector::new(config, checkpoints);
@@ -95,6 +99,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     let (summary, mut store) = pipeline.finish()?;
     store.close().context("cannot close the store")?;
+    mqtt.stop();
     server.stop()?;
     let w = summary.written;
     println!(
@@ -105,6 +110,24 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         data_dir.display()
     );
     Ok(())
+}
+
+/// The in-process broker devices publish to, and the source following it.
+fn embedded_mqtt(port: Option<u16>, series: &SharedSeries) -> anyhow::Result<MqttSource> {
+    let address = broker::start(port)?;
+    let config = MqttConfig {
+        host: address.ip().to_string(),
+        port: address.port(),
+        client_id: "gantry-demo".into(),
+        // The broker lives and dies with this process: nothing to resume.
+        clean_session: true,
+        ..MqttConfig::default()
+    };
+    println!(
+        "MQTT broker at mqtt://{address}: readings published under {} are stored",
+        config.topics.join(", ")
+    );
+    MqttSource::start(&config, series.clone())
 }
 
 fn print_live(pipeline: &Pipeline) {

@@ -8,6 +8,8 @@
 //! acknowledged, and queues what arrives while gantry is down, so a restart
 //! loses nothing. A lost connection is retried with growing back-off.
 
+pub mod broker;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
