@@ -425,3 +425,79 @@ fn the_demo_runs_a_broker_devices_publish_to() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(counts(&s)["pi-01/temperature"], before + 3);
 }
+
+fn post_json(s: &Server, path: &str, body: Value) -> (StatusCode, Value) {
+    let response = s.post(path, &body.to_string());
+    let status = response.status();
+    (status, response.json().unwrap())
+}
+
+#[test]
+fn the_classic_endpoints_connect_publish_and_read_back() {
+    use serde_json::json;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir(tmp.path());
+    let s = Server::serve(&data, &[]);
+    let prefix = format!("gantry-it-classic-{}", std::process::id());
+    let id = format!("{prefix}-mac");
+
+    // No broker yet: nothing to publish on, nothing stored.
+    let (status, _) = post_json(&s, "/publish/", json!({"topic": "t", "payload": "x"}));
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let (status, out) = post_json(&s, "/get_data/", json!({ "id": id }));
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(out, json!({"status": "not_found", "id": id, "value": null}));
+    let (status, out) = post_json(&s, "/connect/", json!({"data": {"port": 1883}}));
+    assert_eq!(
+        (status, &out["parameter"]),
+        (StatusCode::BAD_REQUEST, &json!("data.host"))
+    );
+
+    let (host, port) = mqtt_broker();
+    let (_, out) = post_json(
+        &s,
+        "/connect/",
+        json!({"data": {"host": host, "port": port.to_string(), "clientid": format!("{prefix}-gantry"),
+                        "topics": [format!("{prefix}/#")]}}),
+    );
+    assert_eq!(out, json!({"rc_status": "success"}));
+
+    // What gantry publishes comes back through its own subscription.
+    let get = |s: &Server| post_json(s, "/get_data/", json!({ "id": id })).1;
+    let send = |s: &Server, value: f64| {
+        let payload = json!({"values": [{"id": id, "values": [value]}]});
+        let (status, out) = post_json(
+            s,
+            "/publish/",
+            json!({"topic": format!("{prefix}/mac"), "payload": payload}),
+        );
+        assert_eq!(status, StatusCode::OK, "{out}");
+        assert_eq!(
+            out,
+            json!({"status": "published", "topic": format!("{prefix}/mac")})
+        );
+    };
+    let wait_value = |s: &Server, value: f64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while get(s)["value"] != json!(value) {
+            assert!(std::time::Instant::now() < deadline, "{}", get(s));
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    send(&s, 7.5);
+    wait_value(&s, 7.5);
+    assert_eq!(get(&s), json!({"status": "ok", "id": id, "value": 7.5}));
+
+    // A broker that does not answer is reported; the old connection stays.
+    let (_, out) = post_json(
+        &s,
+        "/connect/",
+        json!({"data": {"host": "127.0.0.1", "port": 1}}),
+    );
+    let rc = out["rc_status"].as_str().unwrap();
+    assert!(rc.contains("127.0.0.1:1"), "{rc}");
+    send(&s, 8.5);
+    wait_value(&s, 8.5);
+    drop(s);
+    forget_session(&format!("{prefix}-gantry"));
+}

@@ -198,6 +198,19 @@ impl SeriesStore {
             .collect())
     }
 
+    /// The newest point of one series, if it has any.
+    pub fn latest_of(&self, name: &str) -> Result<Option<(i64, f64)>, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT last_ts, last_value FROM series WHERE name = ?1 AND last_ts IS NOT NULL",
+            )
+            .and_then(|mut s| {
+                s.query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .at(&self.path)
+    }
+
     /// `(ts, value)` pairs of the query, in time order; downsampled ones are
     /// stamped with their step's start.
     pub fn range(&self, query: &RangeQuery) -> Result<Vec<(i64, f64)>, StoreError> {

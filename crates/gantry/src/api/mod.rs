@@ -6,6 +6,7 @@
 //! carry on, and stop it with [`Server::stop`]. See docs/API.md.
 
 mod assets;
+mod classic;
 mod error;
 pub mod feed;
 mod iot;
@@ -66,6 +67,9 @@ const GRACE: Duration = Duration::from_secs(5);
         iot::series,
         iot::range,
         iot::stats,
+        classic::connect,
+        classic::publish,
+        classic::get_data,
     ),
     components(schemas(model::Tick))
 )]
@@ -147,6 +151,9 @@ fn router(state: AppState, cors: &Cors) -> Router {
         .route("/api/iot/series", get(iot::series))
         .route("/api/iot/series/{*id}", get(iot::range))
         .route("/api/iot/stats", get(iot::stats))
+        .route("/connect/", post(classic::connect))
+        .route("/publish/", post(classic::publish))
+        .route("/get_data/", post(classic::get_data))
         .route("/api/openapi.json", get(routes::openapi))
         .route("/metrics", get(routes::prometheus))
         .fallback(assets::serve)
@@ -176,6 +183,8 @@ pub struct ServerConfig {
     pub redis: Option<crate::config::RedisConfig>,
     /// The IoT time-series store the `/api/iot` routes write and read.
     pub series: crate::sinks::series::SharedSeries,
+    /// The MQTT connection `/connect/` moves and `/publish/` sends on.
+    pub mqtt: std::sync::Arc<crate::sources::mqtt::MqttLink>,
 }
 
 /// A running API server.
@@ -218,6 +227,7 @@ impl Server {
             detector: config.detector,
             realtime,
             series: config.series,
+            mqtt: config.mqtt,
             shutdown: shutdown_rx.clone(),
         });
         let app = router(state.clone(), &config.cors);

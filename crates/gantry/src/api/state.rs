@@ -11,6 +11,7 @@ use super::error::ApiError;
 use super::feed::Feed;
 use crate::sinks::redis::RedisWarnings;
 use crate::sinks::series::SharedSeries;
+use crate::sources::mqtt::MqttLink;
 
 /// A few read stores. [`Store`] is `Send` but not `Sync`, so each sits
 /// behind a mutex and a query takes whichever is free.
@@ -80,6 +81,8 @@ pub struct Inner {
     pub realtime: Option<Mutex<RedisWarnings>>,
     /// The IoT time-series store.
     pub series: SharedSeries,
+    /// The MQTT connection readings come in by.
+    pub mqtt: Arc<MqttLink>,
     /// Turns true when the server shuts down; live streams end then.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -103,6 +106,10 @@ impl AppState {
 
     pub fn series(&self) -> &SharedSeries {
         &self.0.series
+    }
+
+    pub fn mqtt(&self) -> &Arc<MqttLink> {
+        &self.0.mqtt
     }
 
     pub fn shutdown(&self) -> watch::Receiver<bool> {

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -15,7 +16,7 @@ use crate::clock::china_now_seconds;
 use crate::config::MqttConfig;
 use crate::pipeline::{Pipeline, BATCH};
 use crate::sinks::series::SharedSeries;
-use crate::sources::mqtt::{broker, MqttSource};
+use crate::sources::mqtt::{broker, MqttLink};
 use crate::sources::simulator::PacedSimulator;
 
 /// How often batches are written and the live line is printed.
@@ -71,6 +72,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         detector: config.clone(),
         redis: None,
         series,
+        mqtt: Arc::clone(&mqtt),
     })?;
     println!("{}", server.describe());
     let mut detector = Detector::new(config, checkpoints);
@@ -113,7 +115,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 }
 
 /// The in-process broker devices publish to, and the source following it.
-fn embedded_mqtt(port: Option<u16>, series: &SharedSeries) -> anyhow::Result<MqttSource> {
+fn embedded_mqtt(port: Option<u16>, series: &SharedSeries) -> anyhow::Result<Arc<MqttLink>> {
     let address = broker::start(port)?;
     let config = MqttConfig {
         host: address.ip().to_string(),
@@ -127,7 +129,7 @@ fn embedded_mqtt(port: Option<u16>, series: &SharedSeries) -> anyhow::Result<Mqt
         "MQTT broker at mqtt://{address}: readings published under {} are stored",
         config.topics.join(", ")
     );
-    MqttSource::start(&config, series.clone())
+    Ok(Arc::new(MqttLink::start(Some(&config), series.clone())?))
 }
 
 fn print_live(pipeline: &Pipeline) {

@@ -1,6 +1,7 @@
 //! `gantry serve`: the HTTP API over an existing store, until Ctrl-C.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -11,7 +12,7 @@ use crate::api::{Cors, Feed, Mode, Server, ServerConfig};
 use crate::cli::{ServeArgs, StoreArgs};
 use crate::config::{Config, Engine};
 use crate::sinks::series::SharedSeries;
-use crate::sources::mqtt::MqttSource;
+use crate::sources::mqtt::MqttLink;
 
 /// Read connections: queries that can run at once.
 const READERS: usize = 2;
@@ -43,11 +44,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         dir
     })?;
-    let mqtt = config
-        .mqtt
-        .as_ref()
-        .map(|mqtt| MqttSource::start(mqtt, series.clone()))
-        .transpose()?;
+    let mqtt = Arc::new(MqttLink::start(config.mqtt.as_ref(), series.clone())?);
     let server = Server::start(ServerConfig {
         bind: args.http.bind,
         port: args.http.port,
@@ -58,6 +55,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         detector: DetectorConfig::default(),
         redis: config.redis.clone(),
         series,
+        mqtt: Arc::clone(&mqtt),
     })?;
     println!(
         "gantry serve: {} over {source} ({shards} shards)",
@@ -76,9 +74,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     while !stop.load(Ordering::SeqCst) && server.is_running() {
         std::thread::sleep(Duration::from_millis(100));
     }
-    if let Some(mqtt) = mqtt {
-        mqtt.stop();
-    }
+    mqtt.stop();
     server.stop()
 }
 

@@ -11,11 +11,11 @@
 pub mod broker;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use gantry_core::iot::parse_payload;
 use rumqttc::{Client, Connection, Event, MqttOptions, Packet, Publish, QoS, RecvTimeoutError};
 
@@ -28,10 +28,20 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How often the loop looks at its stop flag.
 const TICK: Duration = Duration::from_millis(200);
 
+/// Where the connection stands, for callers that wait for it.
+#[derive(Debug, Clone, PartialEq)]
+enum Status {
+    Connecting,
+    Connected,
+    Failed(String),
+}
+
 /// A running MQTT source; stops when [`MqttSource::stop`] is called.
 pub struct MqttSource {
     client: Client,
     stop: Arc<AtomicBool>,
+    status: Arc<Mutex<Status>>,
+    address: String,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -40,12 +50,14 @@ impl MqttSource {
     pub fn start(config: &MqttConfig, series: SharedSeries) -> anyhow::Result<MqttSource> {
         let (client, connection) = Client::new(options(config), 64);
         let stop = Arc::new(AtomicBool::new(false));
+        let status = Arc::new(Mutex::new(Status::Connecting));
         let follower = Follower {
             client: client.clone(),
             topics: config.topics.clone(),
             qos: qos(config.qos),
             series,
             stop: Arc::clone(&stop),
+            status: Arc::clone(&status),
         };
         let thread = std::thread::Builder::new()
             .name("mqtt".into())
@@ -54,8 +66,43 @@ impl MqttSource {
         Ok(MqttSource {
             client,
             stop,
+            status,
+            address: format!("{}:{}", config.host, config.port),
             thread: Some(thread),
         })
+    }
+
+    /// Waits up to `limit` for the broker to accept the connection; the
+    /// first failed attempt ends the wait, with its reason.
+    pub fn wait_connected(&self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let status = self
+                .status
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            match status {
+                Status::Connected => return Ok(()),
+                Status::Failed(why) => {
+                    bail!("cannot connect to MQTT broker {}: {why}", self.address)
+                }
+                _ if Instant::now() >= deadline => {
+                    bail!(
+                        "MQTT broker {} did not answer within {limit:?}",
+                        self.address
+                    )
+                }
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+
+    /// Publishes `payload` on `topic` at QoS 1 (queued while reconnecting).
+    pub fn publish(&self, topic: &str, payload: Vec<u8>) -> anyhow::Result<()> {
+        self.client
+            .try_publish(topic, QoS::AtLeastOnce, false, payload)
+            .with_context(|| format!("cannot publish to MQTT topic {topic:?}"))
     }
 
     /// Disconnects and waits for the thread.
@@ -94,9 +141,14 @@ struct Follower {
     qos: QoS,
     series: SharedSeries,
     stop: Arc<AtomicBool>,
+    status: Arc<Mutex<Status>>,
 }
 
 impl Follower {
+    fn set(&self, status: Status) {
+        *self.status.lock().unwrap_or_else(PoisonError::into_inner) = status;
+    }
+
     fn run(self, mut connection: Connection) {
         let mut backoff = Duration::from_millis(100);
         while !self.stop.load(Ordering::SeqCst) {
@@ -105,6 +157,7 @@ impl Follower {
                 Err(RecvTimeoutError::Disconnected) => return,
                 Ok(Ok(Event::Incoming(Packet::ConnAck(ack)))) => {
                     backoff = Duration::from_millis(100);
+                    self.set(Status::Connected);
                     eprintln!("gantry: MQTT connected; subscribing to {:?}", self.topics);
                     if !ack.session_present {
                         self.subscribe();
@@ -114,11 +167,20 @@ impl Follower {
                 Ok(Ok(_)) => {}
                 Ok(Err(_)) if self.stop.load(Ordering::SeqCst) => return,
                 Ok(Err(e)) => {
+                    self.set(Status::Failed(e.to_string()));
                     eprintln!("gantry: MQTT broker unavailable ({e}); retrying in {backoff:?}");
-                    std::thread::sleep(backoff);
+                    self.pause(backoff);
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
+        }
+    }
+
+    /// Sleeps `how_long`, or less when asked to stop.
+    fn pause(&self, how_long: Duration) {
+        let until = Instant::now() + how_long;
+        while !self.stop.load(Ordering::SeqCst) && Instant::now() < until {
+            std::thread::sleep(TICK.min(until.saturating_duration_since(Instant::now())));
         }
     }
 
@@ -155,5 +217,62 @@ impl Follower {
         if let Err(e) = self.client.try_ack(publish) {
             eprintln!("gantry: cannot acknowledge an MQTT message: {e}");
         }
+    }
+}
+
+/// The one MQTT connection of a server, which `POST /connect/` may move to
+/// another broker at run time (as the classic Flask app does).
+pub struct MqttLink {
+    series: SharedSeries,
+    current: Mutex<Option<MqttSource>>,
+}
+
+/// How long `POST /connect/` waits for the new broker.
+const CONNECT_WAIT: Duration = Duration::from_secs(5);
+
+impl MqttLink {
+    /// A link following `config` (connecting in the background, retrying
+    /// while the broker is down), or none yet.
+    pub fn start(config: Option<&MqttConfig>, series: SharedSeries) -> anyhow::Result<MqttLink> {
+        let current = config
+            .map(|c| MqttSource::start(c, series.clone()))
+            .transpose()?;
+        Ok(MqttLink {
+            series,
+            current: Mutex::new(current),
+        })
+    }
+
+    /// Follows `config` from now on, once its broker accepts the
+    /// connection; until then, and if it refuses, the old one stays.
+    pub fn connect(&self, config: &MqttConfig) -> anyhow::Result<()> {
+        let next = MqttSource::start(config, self.series.clone())?;
+        if let Err(e) = next.wait_connected(CONNECT_WAIT) {
+            next.stop();
+            return Err(e);
+        }
+        let old = self.lock().replace(next);
+        if let Some(old) = old {
+            old.stop();
+        }
+        Ok(())
+    }
+
+    /// Publishes on the current broker.
+    pub fn publish(&self, topic: &str, payload: Vec<u8>) -> anyhow::Result<()> {
+        match self.lock().as_ref() {
+            Some(source) => source.publish(topic, payload),
+            None => bail!("no MQTT broker is connected: POST /connect/ first"),
+        }
+    }
+
+    pub fn stop(&self) {
+        if let Some(source) = self.lock().take() {
+            source.stop();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<MqttSource>> {
+        self.current.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
