@@ -27,8 +27,10 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 pub static malloc_conf: &[u8] = b"thp:always,metadata_thp:auto,dirty_decay_ms:1000\0";
 
 fn main() -> ExitCode {
-    restore_sigpipe();
     let cli = cli::Cli::parse();
+    if prints_for_a_pipe(&cli.command) {
+        restore_sigpipe();
+    }
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -38,12 +40,27 @@ fn main() -> ExitCode {
     }
 }
 
-/// Rust ignores SIGPIPE, so printing into a closed pipe (`gantry warnings |
-/// head`) would panic; like other Unix tools gantry ends quietly instead.
+/// The commands whose output is made for a pipe and that talk to no
+/// server: they end quietly when the reader goes away (`gantry simulate |
+/// head`). The others keep SIGPIPE ignored, because a socket closed by its
+/// peer (a browser leaving, a database restarting) must be an error they
+/// handle, not a signal that ends the process.
+fn prints_for_a_pipe(command: &cli::Command) -> bool {
+    matches!(
+        command,
+        cli::Command::Simulate(_)
+            | cli::Command::Detect(_)
+            | cli::Command::ShardOf(_)
+            | cli::Command::Config(_)
+    )
+}
+
+/// Rust ignores SIGPIPE, so printing into a closed pipe would panic; like
+/// other Unix tools gantry then ends quietly instead.
 fn restore_sigpipe() {
     #[cfg(unix)]
-    // SAFETY: called first thing in main, before any thread exists;
-    // SIG_DFL is a valid disposition for SIGPIPE.
+    // SAFETY: called before any thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }

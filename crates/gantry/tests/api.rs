@@ -1100,3 +1100,18 @@ fn demo_serves_the_api_while_it_writes() {
     };
     assert!(status.success());
 }
+
+#[test]
+fn serve_outlives_clients_that_hang_up() {
+    let f = fixture();
+    let s = Server::serve(&f.data, &[]);
+    for _ in 0..3 {
+        let stream = s.get(s.url("/api/stream"));
+        let first = read_events(stream, "tick", 1, Duration::from_secs(10));
+        assert!(!first.is_empty(), "a first tick");
+        // The stream's connection is closed here; the next ticks hit it.
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    let health = s.json(s.url("/api/health"));
+    assert_eq!(health["status"], "ok");
+}
