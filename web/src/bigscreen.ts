@@ -51,7 +51,8 @@ function setCounter(el: HTMLElement, value: number): void {
   }
   const start = performance.now();
   const step = (now: number) => {
-    const k = Math.min(1, (now - start) / 600);
+    // A frame may be stamped before `start`: never run the tween backwards.
+    const k = Math.min(1, Math.max(0, (now - start) / 600));
     const eased = 1 - (1 - k) ** 3;
     el.textContent = fmtNum(Math.round(from + (value - from) * eased));
     if (k < 1) counterTweens.set(el, requestAnimationFrame(step));

@@ -331,8 +331,29 @@ fn mqtt_readings_are_stored_and_those_sent_while_down_arrive_after_a_restart() {
         })
         .collect();
     publish(&while_down);
+    // The restart also follows one more topic: the kept session must not
+    // stop gantry from subscribing to it.
+    let config_text = std::fs::read_to_string(&config).unwrap();
+    let more_topics = config_text.replace(
+        &format!("topics = [\"{prefix}/#\"]"),
+        &format!("topics = [\"{prefix}/#\", \"{prefix}-more/#\"]"),
+    );
+    assert_ne!(config_text, more_topics);
+    std::fs::write(&config, more_topics).unwrap();
     let s = serve();
     wait_for(&s, |c| c.get("pi-01/temperature") == Some(&6));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !counts(&s).contains_key("more/up") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new topic was never followed"
+        );
+        publish(&[(
+            format!("{prefix}-more/x"),
+            "{\"device\":\"more\",\"up\":1}".into(),
+        )]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
     let last = s.json(s.url("/api/iot/series"));
     let temperature = last
         .as_array()

@@ -155,13 +155,13 @@ impl Follower {
             match connection.recv_timeout(TICK) {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
-                Ok(Ok(Event::Incoming(Packet::ConnAck(ack)))) => {
+                Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => {
                     backoff = Duration::from_millis(100);
                     self.set(Status::Connected);
                     eprintln!("gantry: MQTT connected; subscribing to {:?}", self.topics);
-                    if !ack.session_present {
-                        self.subscribe();
-                    }
+                    // Also with a session kept from before: the topics may
+                    // have changed since, and subscribing again is harmless.
+                    self.subscribe();
                 }
                 Ok(Ok(Event::Incoming(Packet::Publish(publish)))) => self.store(&publish),
                 Ok(Ok(_)) => {}
