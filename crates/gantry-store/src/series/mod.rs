@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use gantry_core::iot::{step_start, Agg, Point};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::sqlite::AtPath;
 use crate::StoreError;
@@ -24,6 +24,9 @@ pub const FILE_NAME: &str = "series.sqlite";
 
 /// The most values one range query returns; a wider range needs a step.
 pub const MAX_RANGE_VALUES: i64 = 100_000;
+
+/// How long a write waits for another connection's lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 3_600_000;
@@ -93,6 +96,9 @@ impl SeriesStore {
         })?;
         let path = dir.join(FILE_NAME);
         let conn = Connection::open(&path).at(&path)?;
+        // Several servers may open one data dir at once (each creates the
+        // schema when missing): wait for each other rather than fail.
+        conn.busy_timeout(BUSY_TIMEOUT).at(&path)?;
         conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
             .at(&path)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -106,7 +112,12 @@ impl SeriesStore {
     /// a replayed message changes nothing.
     pub fn write(&mut self, points: &[Point]) -> Result<PointsWritten, StoreError> {
         let path = self.path.clone();
-        let tx = self.conn.transaction().at(&path)?;
+        // IMMEDIATE takes the write lock first, so a writer in another
+        // process makes this one wait (busy timeout) instead of failing.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .at(&path)?;
         let mut written = PointsWritten::default();
         for point in points {
             if insert_point(&tx, point).at(&path)? {

@@ -254,3 +254,24 @@ fn rejected_payloads_are_kept_and_counted_by_reason() {
         BTreeMap::from([("bad_json".to_owned(), 2), ("non_finite".to_owned(), 1)])
     );
 }
+
+#[test]
+fn many_opens_of_one_dir_at_once_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::thread::scope(|scope| {
+        let opens: Vec<_> = (0..8)
+            .map(|i| {
+                let dir = dir.path();
+                scope.spawn(move || {
+                    let mut store = SeriesStore::open(dir).unwrap();
+                    store.write(&[point("s", T0 + i, 1.0)]).unwrap();
+                })
+            })
+            .collect();
+        for open in opens {
+            open.join().unwrap();
+        }
+    });
+    let store = SeriesStore::open(dir.path()).unwrap();
+    assert_eq!(store.series().unwrap()[0].points, 8);
+}
