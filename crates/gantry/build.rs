@@ -16,6 +16,7 @@ const INPUTS: &[&str] = &[
     "index.html",
     "query.html",
     "trail.html",
+    "iot.html",
     "package.json",
     "package-lock.json",
     "vite.config.ts",

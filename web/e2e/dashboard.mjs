@@ -303,7 +303,115 @@ try {
   step(`screenshot ${resolve(shots, 'query.png')}`);
   noProblems('query page');
 
-  console.log('PASS: big screen, trail and query pages');
+  // ------------------------------------------------------------ IoT sensors
+  // The demo publishes simulated sensors (dev-01 … dev-06) to its embedded MQTT broker;
+  // the page charts them from /api/iot/series, each series' history and the stream's
+  // `points` events.
+  step(`IoT ${url('iot.html')}`);
+  await page.goto(url('iot.html'));
+  check((await page.title()).includes('物联网监测'), `IoT page title is "${await page.title()}"`);
+  check((await page.getAttribute('.page-head nav a.active', 'href')) === 'iot.html', 'the IoT nav link is not the active one');
+  const receivedAtStart = Number(await page.getAttribute('#conn', 'data-received'));
+  await page
+    .waitForFunction(() => document.querySelectorAll('#iot-table tbody tr[data-series]').length >= 3)
+    .catch(async () => {
+      throw new Failure(`the latest-values table lists fewer than 3 series: ${await page.textContent('#iot-table tbody')}`);
+    });
+  await page
+    .waitForFunction(() => [...document.querySelectorAll('#iot-charts .chart')].some((el) => Number(el.dataset.points) > 0))
+    .catch(() => {
+      throw new Failure('no IoT chart draws any point');
+    });
+  await page
+    .waitForFunction(
+      (before) => {
+        const conn = document.getElementById('conn');
+        return conn?.dataset.state === 'live' && Number(conn.dataset.received) > before;
+      },
+      receivedAtStart,
+    )
+    .catch(() => {
+      throw new Failure('no `points` event from /api/stream reached the IoT page');
+    });
+  await page.waitForSelector('#stats-rows tr[data-series]').catch(() => {
+    throw new Failure('the IoT stats table shows no series');
+  });
+  const iot = await page.evaluate(() => ({
+    series: [...document.querySelectorAll('#iot-table tbody tr[data-series]')].map((tr) => tr.dataset.series),
+    charts: [...document.querySelectorAll('#iot-charts .chart')].map((el) => `${el.dataset.field}=${el.dataset.points}`),
+    received: Number(document.getElementById('conn')?.dataset.received),
+  }));
+  step(`IoT: ${iot.series.length} series (${iot.series.slice(0, 4).join(' ')} …), charts ${iot.charts.join(' ')}, ${iot.received} live points`);
+  for (const chart of await page.$$('#iot-charts .chart')) {
+    const sized = await chart.evaluate((el) => {
+      const canvas = el.querySelector('canvas');
+      return !!canvas && canvas.width > 100 && canvas.height > 100;
+    });
+    check(sized, 'an IoT chart has no sized canvas');
+  }
+
+  const e2eDevice = `e2e-${Date.now()}`;
+  const e2eSeries = `${e2eDevice}/temperature`;
+  step(`IoT: publish ${e2eDevice} on sensors/e2e`);
+  await page.fill('#pub-topic', 'sensors/e2e');
+  await page.fill('#pub-payload', JSON.stringify({ device: e2eDevice, temperature: 12.5 }));
+  await page.click('#pub-submit');
+  await page
+    .waitForFunction(() => !['pending', undefined].includes(document.getElementById('publish-result')?.dataset.status))
+    .catch(() => {
+      throw new Failure('publishing shows no result');
+    });
+  const published = await page.evaluate(() => {
+    const el = document.getElementById('publish-result');
+    return { status: el?.dataset.status, text: el?.textContent ?? '' };
+  });
+  check(
+    published.status === 'published' && published.text.includes('已发布') && published.text.includes('sensors/e2e'),
+    `publishing answered ${JSON.stringify(published)}`,
+  );
+  await page
+    .waitForFunction(
+      (id) => document.querySelector(`#iot-table tbody tr[data-series="${CSS.escape(id)}"] .iot-value`)?.dataset.value === '12.5',
+      e2eSeries,
+    )
+    .catch(() => {
+      throw new Failure(`${e2eSeries} = 12.5 did not appear in the latest-values table`);
+    });
+  const origin = await page.getAttribute(`#iot-table tbody tr[data-series="${e2eSeries}"]`, 'data-origin');
+  check(origin === 'stream', `${e2eSeries} reached the table from the ${origin}, not the stream`);
+  await page.waitForFunction((id) => {
+    const el = [...document.querySelectorAll('#iot-charts .chart')].find((c) => c.dataset.field === id.split('/').pop());
+    return !!el && Number(el.dataset.points) > 0;
+  }, e2eSeries);
+
+  step(`IoT: read the latest ${e2eSeries}`);
+  let latest = null;
+  const readUntil = Date.now() + STEP_TIMEOUT_MS;
+  while (Date.now() < readUntil) {
+    await page.fill('#read-id', e2eSeries);
+    await page.click('#read-submit');
+    await page.waitForFunction(() => !['pending', undefined].includes(document.getElementById('read-result')?.dataset.status));
+    latest = await page.evaluate(() => {
+      const el = document.getElementById('read-result');
+      return { status: el?.dataset.status, value: el?.dataset.value, text: el?.textContent ?? '' };
+    });
+    if (latest.status === 'ok') break;
+    await page.waitForTimeout(1000);
+  }
+  check(latest?.status === 'ok' && Number(latest.value) === 12.5 && latest.text.includes('12.5'), `reading ${e2eSeries} gave ${JSON.stringify(latest)}`);
+
+  // labels switch to English and back
+  await page.click('[data-lang-toggle]');
+  check((await page.textContent('.page-head h1')) === 'IoT sensors', 'the IoT page did not switch to English');
+  await page.click('[data-lang-toggle]');
+  check((await page.textContent('.page-head h1')) === '物联网监测', 'the IoT page did not switch back to Chinese');
+
+  await page.waitForTimeout(1000); // let the redrawn charts settle
+  await page.screenshot({ path: resolve(shots, 'iot.png'), fullPage: true });
+  step(`screenshot ${resolve(shots, 'iot.png')}`);
+  noProblems('IoT page');
+
+  console.log('PASS: big screen, trail, query and IoT pages');
 } catch (error) {
   exitCode = 1;
   console.error(`FAIL: ${error instanceof Failure ? error.message : error?.stack ?? error}`);

@@ -131,24 +131,93 @@ export function queryString(params: Params): string {
   return s ? `?${s}` : '';
 }
 
+/** The ApiError of a non-2xx answer, from its JSON `{"error", "parameter"}` when it has one. */
+async function errorOf(response: Response): Promise<ApiError> {
+  let message = `${response.status} ${response.statusText}`;
+  let parameter: string | null = null;
+  try {
+    const body = (await response.json()) as { error?: string; parameter?: string | null };
+    if (body.error) message = body.error;
+    parameter = body.parameter ?? null;
+  } catch {
+    // not JSON (a proxy error page, say): keep the status line
+  }
+  return new ApiError(message, response.status, parameter);
+}
+
 export async function getJson<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
   const response = await fetch(path + queryString(params), {
     headers: { Accept: 'application/json' },
     signal,
   });
-  if (!response.ok) {
-    let message = `${response.status} ${response.statusText}`;
-    let parameter: string | null = null;
-    try {
-      const body = (await response.json()) as { error?: string; parameter?: string | null };
-      if (body.error) message = body.error;
-      parameter = body.parameter ?? null;
-    } catch {
-      // not JSON (a proxy error page, say): keep the status line
-    }
-    throw new ApiError(message, response.status, parameter);
-  }
+  if (!response.ok) throw await errorOf(response);
   return (await response.json()) as T;
+}
+
+export async function postJson<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  const response = await fetch(path, {
+    method: 'POST',
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+    signal,
+  });
+  if (!response.ok) throw await errorOf(response);
+  return (await response.json()) as T;
+}
+
+// ---------------------------------------------------------------- IoT
+
+/** One sensor series (`dev-01/temperature`, `climate,device=dev-03/humidity`). */
+export interface IotSeries {
+  id: string;
+  tags: Record<string, string>;
+  /** Points stored. */
+  points: number;
+  /** Epoch ms (UTC) of the newest point. */
+  last_ts: number | null;
+  last_value: number | null;
+}
+
+/** A series' points in a range: `[epoch ms, value]`, in time order. */
+export interface IotRange {
+  id: string;
+  start: number;
+  end: number;
+  step_ms: number | null;
+  agg: string;
+  points: Array<[number, number]>;
+}
+
+export interface IotStat {
+  id: string;
+  count: number;
+  avg: number;
+  min: number;
+  max: number;
+}
+
+/** One point of the stream's `points` event. */
+export interface IotPoint {
+  series: string;
+  /** Epoch ms, UTC. */
+  ts: number;
+  value: number;
+}
+
+export interface PublishResult {
+  status: string;
+  topic: string;
+}
+
+export interface LatestValue {
+  status: 'ok' | 'not_found';
+  id: string;
+  value: number | null;
+}
+
+/** `/api/iot/series/{id}`: each segment of the id encoded, its slashes kept (the route is `{*id}`). */
+export function seriesPath(id: string): string {
+  return '/api/iot/series/' + id.split('/').map(encodeURIComponent).join('/');
 }
 
 export const api = {
@@ -161,6 +230,12 @@ export const api = {
   checkpoints: () => getJson<Checkpoint[]>('/api/checkpoints'),
   query: (params: Params, signal?: AbortSignal) => getJson<Page<PassRow>>('/api/query', params, signal),
   trail: (params: Params, signal?: AbortSignal) => getJson<Trail>('/api/trail', params, signal),
+  iotSeries: () => getJson<IotSeries[]>('/api/iot/series'),
+  iotRange: (id: string, params: Params, signal?: AbortSignal) => getJson<IotRange>(seriesPath(id), params, signal),
+  iotStats: (window: string) => getJson<IotStat[]>('/api/iot/stats', { window }),
+  /** Publishes on the server's MQTT broker; the payload goes out as it is. */
+  publish: (topic: string, payload: string) => postJson<PublishResult>('/publish/', { topic, payload }),
+  latest: (id: string) => postJson<LatestValue>('/get_data/', { id }),
 };
 
 /** The export link for a set of filters: every page, as CSV. */

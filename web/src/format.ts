@@ -49,9 +49,17 @@ export function previousDay(date: string): string {
   return ms === null ? date : formatWall(ms - 86_400_000).slice(0, 10);
 }
 
+/** China Standard Time is UTC+8, all year. */
+export const CST_OFFSET_MS = 8 * 3_600_000;
+
+/** Epoch ms (UTC) → China Standard Time as `YYYY-MM-DD HH:MM:SS`. */
+export function formatEpoch(ms: number): string {
+  return formatWall(ms + CST_OFFSET_MS);
+}
+
 /** The current China Standard Time as `YYYY-MM-DD HH:MM:SS`. */
 export function chinaNow(): string {
-  return formatWall(Date.now() + 8 * 3_600_000);
+  return formatEpoch(Date.now());
 }
 
 /** `<input type="datetime-local">` value → the API's `YYYY-MM-DD HH:MM:SS`. */

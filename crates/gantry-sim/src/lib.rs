@@ -18,6 +18,7 @@ mod config;
 mod fleet;
 pub mod network;
 mod queue;
+pub mod sensors;
 mod sim;
 
 pub use config::SimConfig;

@@ -20,6 +20,8 @@ pub enum Command {
     Warnings(WarningsArgs),
     /// Generate simulated checkpoint traffic as format (a) lines.
     Simulate(SimulateArgs),
+    /// Publish simulated IoT devices (temperature, humidity, pressure) to an MQTT broker, in all three payload shapes.
+    SimulateSensors(SimulateSensorsArgs),
     /// Stream files or stdin through the detector and print warnings as JSON lines; stores nothing.
     Detect(DetectArgs),
     /// Print the shard MyCat's PartitionByMurmurHash picks for each checkpoint name.
@@ -194,8 +196,45 @@ pub struct DemoArgs {
     /// Port of the embedded MQTT broker devices publish to (default 1883, or a free port when 1883 is taken; 0: any free port).
     #[arg(long)]
     pub mqtt_port: Option<u16>,
+    /// Simulated IoT devices publishing to the embedded broker once a second (0: none).
+    #[arg(long, default_value_t = 6)]
+    pub sensors: usize,
     #[command(flatten)]
     pub http: HttpArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateSensorsArgs {
+    /// MQTT broker host.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// MQTT broker port.
+    #[arg(long, default_value_t = 1883)]
+    pub port: u16,
+    /// Number of devices (dev-01 …); device i publishes in payload shape i mod 3.
+    #[arg(long, default_value_t = 6)]
+    pub devices: usize,
+    /// Milliseconds between two rounds of readings.
+    #[arg(long, default_value_t = 1000)]
+    pub interval_ms: u64,
+    /// Stop after this many rounds (default: run until Ctrl-C).
+    #[arg(long)]
+    pub rounds: Option<u64>,
+    /// Topics are PREFIX/DEVICE.
+    #[arg(long, default_value = "sensors")]
+    pub topic_prefix: String,
+    /// Chance a device skips a round.
+    #[arg(long, default_value_t = 0.05)]
+    pub dropout: f64,
+    /// Chance a message is garbage the store must refuse.
+    #[arg(long, default_value_t = 0.02)]
+    pub garbage: f64,
+    /// MQTT QoS of the messages, 0 or 1.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub qos: u8,
+    /// Seed of the simulated devices.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 /// Where the HTTP API listens.
@@ -254,7 +293,7 @@ pub struct WorkerArgs {
     /// Release the detector's reorder buffer once no record has come for this long, milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub idle_flush_ms: u64,
-    /// Exit once no record has come for this many milliseconds (default: run until Ctrl-C).
+    /// Exit once no record has come for this many milliseconds, the worker holds its share of the partitions and the group has committed every record of the topic (default: run until Ctrl-C).
     #[arg(long)]
     pub idle_exit_ms: Option<u64>,
 }

@@ -3,7 +3,7 @@
 //! and stats; bad payloads refused with their reason and kept.
 
 mod common;
-use common::{gantry, Server};
+use common::{gantry, read_events, Server};
 use std::path::Path;
 
 use reqwest::StatusCode;
@@ -521,4 +521,134 @@ fn the_classic_endpoints_connect_publish_and_read_back() {
     wait_value(&s, 8.5);
     drop(s);
     forget_session(&format!("{prefix}-gantry"));
+}
+
+#[test]
+fn simulated_sensors_reach_the_store_in_all_three_shapes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir(tmp.path());
+    let (host, port) = mqtt_broker();
+    let prefix = format!("gantry-sim-{}", std::process::id());
+    let config = tmp.path().join("gantry.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[mqtt]\nhost = {host:?}\nport = {port}\nclient_id = \"{prefix}-gantry\"\n\
+             topics = [\"{prefix}/#\"]\n"
+        ),
+    )
+    .unwrap();
+    let s = Server::serve(&data, &["--config", config.to_str().unwrap()]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !counts(&s).contains_key("probe/up") {
+        assert!(std::time::Instant::now() < deadline, "never subscribed");
+        publish(&[(
+            format!("{prefix}/probe"),
+            "{\"device\":\"probe\",\"up\":1}".into(),
+        )]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+
+    let port = port.to_string();
+    let out = gantry(&[
+        "simulate-sensors",
+        "--host",
+        &host,
+        "--port",
+        &port,
+        "--topic-prefix",
+        &prefix,
+        "--rounds",
+        "8",
+        "--interval-ms",
+        "100",
+        "--dropout",
+        "0",
+        "--garbage",
+        "0.25",
+        "--seed",
+        "7",
+    ]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    // "published 48 messages (11 refusable garbage) to …"
+    let numbers: Vec<u64> = stdout
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .take(2)
+        .collect();
+    let (messages, garbage) = (numbers[0], numbers[1]);
+    assert_eq!(messages, 6 * 8, "{stdout}");
+    assert!(garbage > 0 && garbage < messages, "{stdout}");
+    eprintln!("{stdout}");
+    // Each good message holds three readings, stored once.
+    let stored = |c: &std::collections::BTreeMap<String, u64>| -> u64 {
+        c.iter()
+            .filter(|(id, _)| id.contains("dev-"))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    wait_for(&s, |c| stored(c) >= (messages - garbage) * 3);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let c = counts(&s);
+    assert_eq!(stored(&c), (messages - garbage) * 3, "{c:?}");
+    for id in [
+        "dev-01/temperature",
+        "dev-02/humidity",
+        "climate,device=dev-03/pressure",
+        "dev-04/pressure",
+        "dev-05/temperature",
+        "climate,device=dev-06/humidity",
+    ] {
+        assert!(c.get(id).is_some_and(|&n| n > 0), "{id} missing: {c:?}");
+    }
+}
+
+#[test]
+fn the_stream_sends_the_points_of_each_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::serve(&data_dir(tmp.path()), &[]);
+    let response = s.get(s.url("/api/stream"));
+    let t = now_ms();
+    let writer = std::thread::spawn({
+        let url = s.url("/api/iot/write?precision=ms");
+        move || {
+            // The stream may need a moment to subscribe.
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            let body = format!("room,floor=2 co2=612i,temp=21.5 {t}");
+            let client = reqwest::blocking::Client::new();
+            assert!(client
+                .post(url)
+                .body(body)
+                .send()
+                .unwrap()
+                .status()
+                .is_success());
+        }
+    });
+    let events = read_events(response, "points", 1, std::time::Duration::from_secs(15));
+    writer.join().unwrap();
+    let points: Vec<&Value> = events
+        .iter()
+        .filter(|(name, _)| name == "points")
+        .flat_map(|(_, data)| data.as_array().unwrap())
+        .collect();
+    let mut got: Vec<(String, i64, f64)> = points
+        .iter()
+        .map(|p| {
+            (
+                p["series"].as_str().unwrap().to_owned(),
+                p["ts"].as_i64().unwrap(),
+                p["value"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        got,
+        vec![
+            ("room,floor=2/co2".to_owned(), t, 612.0),
+            ("room,floor=2/temp".to_owned(), t, 21.5),
+        ],
+        "{events:?}"
+    );
 }

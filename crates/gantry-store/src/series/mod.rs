@@ -95,15 +95,24 @@ impl SeriesStore {
             source,
         })?;
         let path = dir.join(FILE_NAME);
-        let conn = Connection::open(&path).at(&path)?;
+        let mut conn = Connection::open(&path).at(&path)?;
         // Several servers may open one data dir at once (each creates the
         // schema when missing): wait for each other rather than fail.
         conn.busy_timeout(BUSY_TIMEOUT).at(&path)?;
-        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
-            .at(&path)?;
+        until_not_busy(|| {
+            conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+        })
+        .at(&path)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .at(&path)?;
-        conn.execute_batch(SCHEMA).at(&path)?;
+        // IMMEDIATE: a schema check that reads, then writes, would get
+        // SQLITE_BUSY at once (no busy wait) when another process wrote
+        // in between.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .at(&path)?;
+        tx.execute_batch(SCHEMA).at(&path)?;
+        tx.commit().at(&path)?;
         Ok(SeriesStore { conn, path })
     }
 
@@ -446,6 +455,24 @@ fn check_range(query: &RangeQuery) -> Result<(), StoreError> {
             "start..end at this step gives more than {MAX_RANGE_VALUES} values: widen the step"
         )),
         _ => Ok(()),
+    }
+}
+
+/// Runs `f` again while SQLite answers "busy" without waiting itself
+/// (switching the journal mode of a file another process has open), for
+/// at most [`BUSY_TIMEOUT`].
+fn until_not_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
     }
 }
 

@@ -144,6 +144,25 @@ pub async fn series(State(state): State<AppState>) -> Result<Json<Vec<SeriesOut>
     .map(Json)
 }
 
+/// One stored point, as the live stream's `points` event sends it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PointOut {
+    pub series: String,
+    /// Epoch milliseconds, UTC.
+    pub ts: i64,
+    pub value: f64,
+}
+
+impl From<&Point> for PointOut {
+    fn from(p: &Point) -> Self {
+        PointOut {
+            series: p.series.clone(),
+            ts: p.time_ms,
+            value: p.value,
+        }
+    }
+}
+
 /// The range of one series.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

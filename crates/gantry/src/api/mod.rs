@@ -13,6 +13,7 @@ mod iot;
 mod metrics;
 mod model;
 mod params;
+mod predict;
 mod routes;
 mod state;
 
@@ -55,6 +56,7 @@ const GRACE: Duration = Duration::from_secs(5);
         routes::summary,
         routes::kkmc_count,
         routes::flow_24h,
+        predict::predict,
         routes::map_data,
         routes::vehicle_type,
         routes::warnings_realtime,
@@ -71,7 +73,7 @@ const GRACE: Duration = Duration::from_secs(5);
         classic::publish,
         classic::get_data,
     ),
-    components(schemas(model::Tick))
+    components(schemas(model::Tick, iot::PointOut))
 )]
 pub struct ApiDoc;
 
@@ -141,6 +143,7 @@ fn router(state: AppState, cors: &Cors) -> Router {
         .route("/api/stats/summary", get(routes::summary))
         .route("/api/stats/kkmc_count", get(routes::kkmc_count))
         .route("/api/stats/flow_24h", get(routes::flow_24h))
+        .route("/api/predict", get(predict::predict))
         .route("/api/stats/map_data", get(routes::map_data))
         .route("/api/stats/vehicle_type", get(routes::vehicle_type))
         .route("/api/warnings/realtime", get(routes::warnings_realtime))

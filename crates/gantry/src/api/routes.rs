@@ -1,6 +1,7 @@
 //! The route handlers. Each one's `#[utoipa::path]` is its OpenAPI entry.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -11,16 +12,19 @@ use axum::Json;
 use chrono::{TimeDelta, Timelike};
 use futures_util::stream::{self, Stream, StreamExt};
 use gantry_core::geo::haversine_km;
+use gantry_core::iot::Point;
 use gantry_core::time::format_pass_time;
 use gantry_core::{CheckpointDirectory, DetectorConfig, Pass, Rule};
 use gantry_store::{PassCursor, PassQuery, Store, WarningQuery};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
 use utoipa::OpenApi;
 
 use super::error::{ApiError, ErrorBody};
+use super::iot::PointOut;
 use super::model::{
-    CheckpointOut, Health, HourValue, NameValue, PassPage, PassRow, ShardHealth, Summary, Trail,
-    TrailLeg, TrailPoint, WarningOut, WarningPage,
+    CheckpointOut, Health, HourValue, NameValue, PassPage, PassRow, ShardHealth, Summary, Tick,
+    Trail, TrailLeg, TrailPoint, WarningOut, WarningPage,
 };
 use super::params::{
     ApiJson, ApiQuery, FlowParams, LimitParams, PassFilter, TrailParams, WarningParams,
@@ -479,9 +483,11 @@ fn round3(x: f64) -> f64 {
 }
 
 /// Server-Sent Events: `warning` (a warning's JSON) for each new warning,
-/// and `tick` (counts) once a second.
+/// `tick` (counts) once a second, and `points` (the points of each stored
+/// IoT payload).
 #[utoipa::path(get, path = "/api/stream", tag = "warnings",
-    responses((status = 200, description = "`event: warning` with a Warning, `event: tick` with a Tick",
+    responses((status = 200,
+        description = "`event: warning` with a Warning, `event: tick` with a Tick, `event: points` with [PointOut]",
         content_type = "text/event-stream", body = String)))]
 pub async fn stream(
     State(state): State<AppState>,
@@ -489,36 +495,61 @@ pub async fn stream(
     let (warnings, mut ticks) = state.feed().subscribe();
     // The latest tick goes out at once.
     ticks.mark_changed();
-    let events = stream::unfold(
-        (warnings, ticks, state.shutdown()),
-        |(mut warnings, mut ticks, mut shutdown)| async move {
-            loop {
-                let event = tokio::select! {
-                    _ = shutdown.wait_for(|stop| *stop) => return None,
-                    received = warnings.recv() => match received {
-                        Ok(w) => Event::default().event("warning").id(w.id.clone()).json_data(&*w),
-                        Err(RecvError::Lagged(_)) => continue,
-                        Err(RecvError::Closed) => return None,
-                    },
-                    changed = ticks.changed() => {
-                        if changed.is_err() {
-                            return None;
-                        }
-                        let tick = ticks.borrow_and_update().clone();
-                        match tick {
-                            Some(t) => Event::default().event("tick").json_data(&*t),
-                            None => continue,
-                        }
-                    }
-                };
-                match event {
-                    Ok(event) => return Some((Ok(event), (warnings, ticks, shutdown))),
-                    Err(_) => continue,
-                }
-            }
-        },
-    );
+    let listener = Listener {
+        warnings,
+        ticks,
+        points: state.series().subscribe(),
+        shutdown: state.shutdown(),
+    };
+    let events = stream::unfold(listener, |mut listener| async move {
+        let event = listener.next().await?;
+        Some((Ok(event), listener))
+    });
     Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+/// What one stream client listens to.
+struct Listener {
+    warnings: broadcast::Receiver<Arc<WarningOut>>,
+    ticks: watch::Receiver<Option<Arc<Tick>>>,
+    points: broadcast::Receiver<Arc<[Point]>>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Listener {
+    /// The next event; `None` ends the stream (the server shuts down). A
+    /// client that fell behind skips what it missed.
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            let event = tokio::select! {
+                _ = self.shutdown.wait_for(|stop| *stop) => return None,
+                received = self.warnings.recv() => match received {
+                    Ok(w) => Event::default().event("warning").id(w.id.clone()).json_data(&*w),
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                },
+                received = self.points.recv() => match received {
+                    Ok(points) => {
+                        let out: Vec<PointOut> = points.iter().map(PointOut::from).collect();
+                        Event::default().event("points").json_data(out)
+                    }
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                },
+                changed = self.ticks.changed() => {
+                    changed.ok()?;
+                    let tick = self.ticks.borrow_and_update().clone();
+                    match tick {
+                        Some(t) => Event::default().event("tick").json_data(&*t),
+                        None => continue,
+                    }
+                }
+            };
+            if let Ok(event) = event {
+                return Some(event);
+            }
+        }
+    }
 }
 
 /// Prometheus metrics (text format).
@@ -557,7 +588,9 @@ fn name_values(counts: Vec<(String, u64)>) -> Vec<NameValue> {
         .collect()
 }
 
-fn newest_pass_time(store: &dyn Store) -> Result<Option<chrono::NaiveDateTime>, ApiError> {
+pub(super) fn newest_pass_time(
+    store: &dyn Store,
+) -> Result<Option<chrono::NaiveDateTime>, ApiError> {
     let page = store.query_passes(&PassQuery {
         size: 1,
         ..PassQuery::default()

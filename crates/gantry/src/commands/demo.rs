@@ -1,12 +1,16 @@
-//! `gantry demo`: simulator → pipeline → store, live, until Ctrl-C.
+//! `gantry demo`: simulator → pipeline → store, live, until Ctrl-C; beside
+//! it, simulated sensors → embedded MQTT broker → series store.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use gantry_core::{Detector, DetectorConfig};
+use gantry_sim::sensors::{SensorConfig, SensorSim};
 use gantry_sim::{SimConfig, Simulator};
 use gantry_store::{SqliteStore, Store};
 
@@ -15,9 +19,12 @@ use crate::cli::DemoArgs;
 use crate::clock::china_now_seconds;
 use crate::config::MqttConfig;
 use crate::pipeline::{Pipeline, BATCH};
+use crate::sinks::mqtt::MqttPublisher;
 use crate::sinks::series::SharedSeries;
 use crate::sources::mqtt::{broker, MqttLink};
 use crate::sources::simulator::PacedSimulator;
+
+use super::simulate_sensors::Devices;
 
 /// How often batches are written and the live line is printed.
 const TICK: Duration = Duration::from_secs(1);
@@ -61,7 +68,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     let feed = Feed::new();
     let series = SharedSeries::open(&data_dir)?;
-    let mqtt = embedded_mqtt(args.mqtt_port, &series)?;
+    let (mqtt, broker) = embedded_mqtt(args.mqtt_port, &series)?;
+    let stop = super::stop_flag()?;
+    let sensors = start_sensors(args.sensors, broker, Arc::clone(&stop))?;
     let server = Server::start(ServerConfig {
         bind: args.http.bind,
         port: args.http.port,
@@ -79,7 +88,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     super::restore_detector(&mut detector, &mut store)?;
     let store = LiveStore::new(Box::new(store), feed);
     let mut pipeline = Pipeline::new(detector, Box::new(store), BATCH);
-    let stop = super::stop_flag()?;
     let deadline = args
         .seconds
         .map(|s| Instant::now() + Duration::from_secs(s));
@@ -101,6 +109,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     let (summary, mut store) = pipeline.finish()?;
     store.close().context("cannot close the store")?;
+    if let Some(sensors) = sensors {
+        let _ = sensors.join();
+    }
     mqtt.stop();
     server.stop()?;
     let w = summary.written;
@@ -115,7 +126,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 }
 
 /// The in-process broker devices publish to, and the source following it.
-fn embedded_mqtt(port: Option<u16>, series: &SharedSeries) -> anyhow::Result<Arc<MqttLink>> {
+fn embedded_mqtt(
+    port: Option<u16>,
+    series: &SharedSeries,
+) -> anyhow::Result<(Arc<MqttLink>, SocketAddr)> {
     let address = broker::start(port)?;
     let config = MqttConfig {
         host: address.ip().to_string(),
@@ -129,7 +143,47 @@ fn embedded_mqtt(port: Option<u16>, series: &SharedSeries) -> anyhow::Result<Arc
         "MQTT broker at mqtt://{address}: readings published under {} are stored",
         config.topics.join(", ")
     );
-    Ok(Arc::new(MqttLink::start(Some(&config), series.clone())?))
+    let link = MqttLink::start(Some(&config), series.clone())?;
+    Ok((Arc::new(link), address))
+}
+
+/// `devices` simulated sensors publishing to the broker once a second on
+/// their own thread, until `stop`.
+fn start_sensors(
+    devices: usize,
+    broker: SocketAddr,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<Option<JoinHandle<()>>> {
+    if devices == 0 {
+        return Ok(None);
+    }
+    let mut publisher = MqttPublisher::connect(
+        &broker.ip().to_string(),
+        broker.port(),
+        "gantry-demo-sensors",
+        1,
+    )?;
+    let sim = SensorSim::new(SensorConfig {
+        seed: china_now_seconds().and_utc().timestamp() as u64,
+        devices,
+        ..SensorConfig::default()
+    });
+    println!("{devices} simulated sensors publish to mqtt://{broker}/sensors/dev-NN every second");
+    let devices = Devices {
+        sim,
+        interval: Duration::from_secs(1),
+        rounds: None,
+    };
+    let thread = std::thread::Builder::new()
+        .name("sensors".into())
+        .spawn(move || {
+            if let Err(e) = devices.publish(&mut publisher, &stop) {
+                eprintln!("gantry demo: the simulated sensors stopped: {e:#}");
+            }
+            publisher.close();
+        })
+        .context("cannot start the simulated sensors")?;
+    Ok(Some(thread))
 }
 
 fn print_live(pipeline: &Pipeline) {

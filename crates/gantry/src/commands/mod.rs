@@ -6,6 +6,7 @@ mod import;
 mod serve;
 mod shard_of;
 mod simulate;
+mod simulate_sensors;
 mod tail;
 mod warnings;
 mod worker;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => import::run(args),
         Command::Warnings(args) => warnings::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::SimulateSensors(args) => simulate_sensors::run(args),
         Command::Detect(args) => detect::run(args),
         Command::ShardOf(args) => shard_of::run(args),
         Command::Demo(args) => demo::run(args),

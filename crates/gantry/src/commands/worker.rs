@@ -150,7 +150,12 @@ impl Retention {
 
 /// Least time between two rejoins of the group, so a broker that keeps
 /// handing out a short share cannot make the worker churn.
-const REJOIN_COOLDOWN: Duration = Duration::from_secs(30);
+const REJOIN_COOLDOWN: Duration = Duration::from_secs(15);
+
+/// How often the worker checks that it holds its share of the partitions
+/// besides after each reassignment: the group may list a dead member a
+/// while after the broker handed the survivors their old share again.
+const SHARE_CHECK_EVERY: Duration = Duration::from_secs(5);
 
 /// Allows an action at most once per period.
 struct Cooldown {
@@ -238,17 +243,24 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let mut total = WriteSummary::default();
     let mut retention = retention;
     let mut rejoin = Cooldown::new(REJOIN_COOLDOWN);
+    let mut share_check = Cooldown::new(SHARE_CHECK_EVERY);
+    let mut drain_check = Cooldown::new(Duration::from_secs(1));
+    let mut short = false;
     while !stop.load(Ordering::SeqCst) {
         if let Err(e) = retention.run_if_due(store.as_mut()) {
             // Old passes wait for the next round; ingest goes on.
             eprintln!("gantry worker: {e:#}");
         }
         let polled = source.poll_batch(kafka.batch_max.max(1), linger)?;
-        if polled.reassigned && short_of_share(&source) && rejoin.due() {
+        if polled.reassigned || share_check.due() {
+            short = short_of_share(&source);
+        }
+        if short && rejoin.due() {
             // The polled records are not committed: whoever gets their
             // partition now reads them again.
             eprintln!("gantry worker: assigned less than an even share; rejoining the group");
             source = source.rejoin(&kafka)?;
+            short = false;
             continue;
         }
         if polled.reassigned {
@@ -275,7 +287,13 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
                 publisher.publish(&batch.warnings, &stop)?;
                 flushed = true;
             }
-            if idle_exit.is_some_and(|limit| idle >= limit) {
+            // Idle is not done while the group has records left: a
+            // partition nobody consumes yet, or one a peer still works on.
+            if !short
+                && idle_exit.is_some_and(|limit| idle >= limit)
+                && drain_check.due()
+                && group_drained(&source)
+            {
                 break;
             }
             continue;
@@ -302,6 +320,18 @@ fn short_of_share(source: &KafkaSource) -> bool {
         eprintln!("gantry worker: cannot check the group's assignment: {e:#}");
         false
     })
+}
+
+/// Whether the group has committed every record of the topic; a broker
+/// that cannot say is asked again later.
+fn group_drained(source: &KafkaSource) -> bool {
+    match source.group_lag() {
+        Ok(lag) => lag == 0,
+        Err(e) => {
+            eprintln!("gantry worker: cannot read the group's lag: {e:#}");
+            false
+        }
+    }
 }
 
 /// The batch of `records`: each a format (a) line; rejected ones keep the

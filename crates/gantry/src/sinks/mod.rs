@@ -2,6 +2,7 @@
 
 pub mod jsonl;
 pub mod kafka;
+pub mod mqtt;
 pub mod redis;
 pub mod series;
 pub mod store;

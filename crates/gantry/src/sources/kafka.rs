@@ -185,6 +185,41 @@ impl KafkaSource {
         Ok(held < partitions / members)
     }
 
+    /// Records of the topic the group has not committed, over all its
+    /// partitions, whoever holds them: 0 once everything produced so far
+    /// is stored.
+    pub fn group_lag(&self) -> anyhow::Result<i64> {
+        let mut list = TopicPartitionList::new();
+        for partition in 0..i32::try_from(self.partition_count()?).unwrap_or(i32::MAX) {
+            list.add_partition(&self.topic, partition);
+        }
+        let committed = self
+            .consumer
+            .committed_offsets(list, Duration::from_secs(10))
+            .with_context(|| {
+                format!("cannot read the committed offsets of group {}", self.group)
+            })?;
+        let mut lag = 0;
+        for e in committed.elements() {
+            let (low, high) = self
+                .consumer
+                .fetch_watermarks(&self.topic, e.partition(), Duration::from_secs(10))
+                .with_context(|| {
+                    format!(
+                        "cannot read the offsets of {}/{}",
+                        self.topic,
+                        e.partition()
+                    )
+                })?;
+            let done = match e.offset() {
+                Offset::Offset(o) => o,
+                _ => low,
+            };
+            lag += (high - done).max(0);
+        }
+        Ok(lag)
+    }
+
     /// Leaves the group (closing the consumer sends LeaveGroup) and joins
     /// it again with a new member id. Uncommitted records are replayed.
     pub fn rejoin(self, config: &KafkaConfig) -> anyhow::Result<Self> {

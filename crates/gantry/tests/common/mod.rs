@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::blocking::{Client, Response};
 use reqwest::header::CONTENT_TYPE;
@@ -166,4 +166,36 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Reads a Server-Sent Events stream until `want` (event name) has come
+/// `count` times or `wait` passed; returns the events read as (name, data).
+pub fn read_events(
+    response: Response,
+    want: &str,
+    count: usize,
+    wait: Duration,
+) -> Vec<(String, Value)> {
+    let deadline = Instant::now() + wait;
+    let mut reader = BufReader::new(response);
+    let mut events = Vec::new();
+    let mut name = String::new();
+    let mut line = String::new();
+    while Instant::now() < deadline {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let line = line.trim_end();
+        if let Some(n) = line.strip_prefix("event: ") {
+            name = n.to_owned();
+        } else if let Some(data) = line.strip_prefix("data: ") {
+            events.push((name.clone(), serde_json::from_str(data).unwrap()));
+            if events.iter().filter(|(n, _)| n == want).count() >= count {
+                break;
+            }
+        }
+    }
+    events
 }
