@@ -4,7 +4,8 @@
 # `up` only checks.
 #
 #   scripts/services.sh up      MariaDB :3306 and a second instance :3307,
-#                               Redis :6379, Mosquitto :1883, the tansu Kafka broker :19092
+#                               Redis :6379, Mosquitto :1883, the tansu Kafka broker :19092,
+#                               InfluxDB 1.x :18086 (Debian's package)
 #   scripts/services.sh down    stops what this script started (not :3306, not Redis)
 #   scripts/services.sh env     prints the GANTRY_TEST_* variables the tests read
 #
@@ -16,6 +17,7 @@ set -euo pipefail
 STATE=${GANTRY_SERVICES_DIR:-/var/lib/gantry-services}
 MARIADB2_PORT=${GANTRY_MARIADB2_PORT:-3307}
 KAFKA_PORT=${GANTRY_KAFKA_PORT:-19092}
+INFLUX_PORT=${GANTRY_INFLUX_PORT:-18086}
 TANSU_VERSION=0.6.0
 
 log() { printf 'services: %s\n' "$*" >&2; }
@@ -123,10 +125,54 @@ mosquitto() {
     wait_for "port_open 1883" 20 || { log "Mosquitto did not start"; exit 1; }
 }
 
+influx_ok() { curl -sf "http://127.0.0.1:$INFLUX_PORT/ping" >/dev/null 2>&1; }
+
+# InfluxDB 1.x from Debian's packages, on its own data dir and port (the
+# package's own service, if any, is left alone).
+influxdb() {
+    if influx_ok; then return; fi
+    if ! command -v influxd >/dev/null; then
+        log "installing InfluxDB (Debian package influxdb)"
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq influxdb >/dev/null
+    fi
+    local dir=$STATE/influxdb
+    mkdir -p "$dir"
+    cat >"$dir/influxdb.conf" <<CONF
+reporting-disabled = true
+bind-address = "127.0.0.1:$((INFLUX_PORT + 2))"
+[meta]
+  dir = "$dir/meta"
+[data]
+  dir = "$dir/data"
+  wal-dir = "$dir/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:$INFLUX_PORT"
+  log-enabled = false
+[monitor]
+  store-enabled = false
+CONF
+    log "starting InfluxDB on $INFLUX_PORT"
+    (setsid influxd -config "$dir/influxdb.conf" >"$dir/influxd.log" 2>&1 &
+        echo $! >"$dir/influxd.pid")
+    wait_for influx_ok 60 || {
+        log "InfluxDB did not start; see $dir/influxd.log"
+        tail -20 "$dir/influxd.log" >&2 || true
+        exit 1
+    }
+}
+
 down() {
     local dir=$STATE/mariadb-$MARIADB2_PORT
     if [ -f "$dir/mariadbd.pid" ]; then
         kill "$(cat "$dir/mariadbd.pid")" 2>/dev/null || true
+    fi
+    if [ -f "$STATE/influxdb/influxd.pid" ]; then
+        kill "$(cat "$STATE/influxdb/influxd.pid")" 2>/dev/null || true
+        rm -f "$STATE/influxdb/influxd.pid"
     fi
     if [ -f "$STATE/tansu.pid" ]; then
         kill "$(cat "$STATE/tansu.pid")" 2>/dev/null || true
@@ -140,6 +186,7 @@ print_env() {
     echo "export GANTRY_TEST_REDIS=redis://127.0.0.1:6379"
     echo "export GANTRY_TEST_KAFKA=127.0.0.1:$KAFKA_PORT"
     echo "export GANTRY_TEST_MQTT=127.0.0.1:1883"
+    echo "export GANTRY_TEST_INFLUXDB=http://127.0.0.1:$INFLUX_PORT"
 }
 
 case ${1:-up} in
@@ -149,7 +196,8 @@ up)
     redis
     mosquitto
     [ "${GANTRY_SKIP_KAFKA:-}" = 1 ] || kafka
-    log "up: MariaDB 3306 and $MARIADB2_PORT, Redis 6379, Mosquitto 1883, Kafka $KAFKA_PORT"
+    [ "${GANTRY_SKIP_KAFKA:-}" = 1 ] || influxdb
+    log "up: MariaDB 3306 and $MARIADB2_PORT, Redis 6379, Mosquitto 1883, Kafka $KAFKA_PORT, InfluxDB $INFLUX_PORT"
     ;;
 down) down ;;
 env) print_env ;;

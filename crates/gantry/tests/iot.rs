@@ -652,3 +652,245 @@ fn the_stream_sends_the_points_of_each_write() {
         "{events:?}"
     );
 }
+
+/// A private InfluxDB 1.x (Debian's `influxd`, which scripts/services.sh
+/// installs) on free ports and its own data dir, so a test can stop it.
+struct Influxd {
+    dir: std::path::PathBuf,
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl Influxd {
+    fn start(dir: &Path) -> Influxd {
+        let free = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let (port, rpc) = (free(), free());
+        let d = dir.display();
+        std::fs::write(
+            dir.join("influxdb.conf"),
+            format!(
+                "reporting-disabled = true\nbind-address = \"127.0.0.1:{rpc}\"\n\
+                 [meta]\n  dir = \"{d}/meta\"\n[data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n  \
+                 query-log-enabled = false\n[http]\n  bind-address = \"127.0.0.1:{port}\"\n  \
+                 log-enabled = false\n[monitor]\n  store-enabled = false\n"
+            ),
+        )
+        .unwrap();
+        let mut influxd = Influxd {
+            dir: dir.to_owned(),
+            port,
+            child: None,
+        };
+        influxd.restart();
+        influxd
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn restart(&mut self) {
+        let child = std::process::Command::new("influxd")
+            .args(["-config", self.dir.join("influxdb.conf").to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("influxd runs (scripts/services.sh up installs it)");
+        self.child = Some(child);
+        let client = reqwest::blocking::Client::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !client
+            .get(format!("{}/ping", self.url()))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "influxd did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Points and their sum per series, read back with InfluxQL.
+    fn counts(&self, database: &str) -> std::collections::BTreeMap<String, (u64, f64)> {
+        let url = format!("{}/query", self.url());
+        let q = "SELECT count(value), sum(value) FROM machine_data GROUP BY data_id";
+        let body: Value = reqwest::blocking::Client::new()
+            .get(url)
+            .query(&[("db", database), ("q", q)])
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let mut out = std::collections::BTreeMap::new();
+        for series in body["results"][0]["series"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let row = &series["values"][0];
+            out.insert(
+                series["tags"]["data_id"].as_str().unwrap().to_owned(),
+                (row[1].as_u64().unwrap(), row[2].as_f64().unwrap()),
+            );
+        }
+        out
+    }
+}
+
+impl Drop for Influxd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[test]
+fn influxdb_gets_every_point_once_through_an_outage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let influx_dir = tmp.path().join("influxdb");
+    std::fs::create_dir_all(&influx_dir).unwrap();
+    let mut influxd = Influxd::start(&influx_dir);
+    let database = format!("gantry_it_{}", std::process::id());
+    let config = tmp.path().join("gantry.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[influxdb]\nurl = \"{}\"\ndatabase = \"{database}\"\nbatch = 70\n",
+            influxd.url()
+        ),
+    )
+    .unwrap();
+    let data = data_dir(tmp.path());
+    let serve = || Server::serve(&data, &["--config", config.to_str().unwrap()]);
+    let s = serve();
+    let t = 1_684_576_800_000i64;
+    // 100 readings of two series, as line protocol, in 4 posts of 25.
+    let post = |s: &Server, from: i64| {
+        let body: String = (from..from + 25)
+            .map(|i| format!("room,floor=2 co2={i}i,temp={}.5 {}\n", i % 30, t + i * 1000))
+            .collect();
+        let (status, _) = write(s, "?precision=ms", &body);
+        assert_eq!(status, StatusCode::OK);
+    };
+    let expected = |n: i64| {
+        std::collections::BTreeMap::from([
+            (
+                "room,floor=2/co2".to_owned(),
+                (n as u64, (0..n).sum::<i64>() as f64),
+            ),
+            (
+                "room,floor=2/temp".to_owned(),
+                (n as u64, (0..n).map(|i| (i % 30) as f64 + 0.5).sum::<f64>()),
+            ),
+        ])
+    };
+    let wait = |influxd: &Influxd, want: std::collections::BTreeMap<String, (u64, f64)>| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let got = influxd.counts(&database);
+            if got == want {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "{got:?} != {want:?}");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    post(&s, 0);
+    post(&s, 25);
+    wait(&influxd, expected(50));
+
+    // InfluxDB down: the points wait, also through a hard restart of
+    // gantry; InfluxDB back up: they arrive, once.
+    influxd.stop();
+    post(&s, 50);
+    drop(s);
+    let s = serve();
+    post(&s, 75);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    influxd.restart();
+    wait(&influxd, expected(100));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(influxd.counts(&database), expected(100));
+}
+
+#[test]
+fn mac_data_gets_every_point_once_in_the_classic_table() {
+    use mysql::prelude::Queryable;
+    let tmp = tempfile::tempdir().unwrap();
+    let server = common::servers()[0].clone();
+    let database = format!("gantry_it_mac_{}", std::process::id());
+    let config = tmp.path().join("gantry.toml");
+    std::fs::write(
+        &config,
+        format!("[mac_data]\ndsn = \"{server}/{database}\"\nbatch = 40\n"),
+    )
+    .unwrap();
+    let s = Server::serve(
+        &data_dir(tmp.path()),
+        &["--config", config.to_str().unwrap()],
+    );
+    let t = 1_684_576_800_000i64;
+    let body: String = (0..100)
+        .map(|i| {
+            format!(
+                "{{\"device\":\"pi-01\",\"temperature\":{i}.25,\"time\":{}}}",
+                t + i * 1000
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    // One JSON object per request, as devices send them; each twice.
+    for line in body.lines().chain(body.lines()) {
+        let (status, _) = write(&s, "", line);
+        assert_eq!(status, StatusCode::OK);
+    }
+    let mut conn = mysql::Conn::new(mysql::Opts::from_url(&server).unwrap()).unwrap();
+    let count = |conn: &mut mysql::Conn| -> (u64, f64) {
+        conn.query_first(format!(
+            "SELECT count(*), coalesce(sum(CAST(payload AS DOUBLE)), 0) FROM `{database}`.mac_data"
+        ))
+        .unwrap_or(None)
+        .unwrap_or((0, 0.0))
+    };
+    let want = (100u64, (0..100).map(|i| i as f64 + 0.25).sum::<f64>());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while count(&mut conn) != want {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?} != {want:?}",
+            count(&mut conn)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let first: (String, String, String) = conn
+        .query_first(format!(
+            "SELECT data_id, payload, CAST(time AS CHAR) FROM `{database}`.mac_data ORDER BY time LIMIT 1"
+        ))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        first,
+        (
+            "pi-01/temperature".to_owned(),
+            "0.25".to_owned(),
+            "2023-05-20 18:00:00.000".to_owned()
+        )
+    );
+    drop(s);
+    conn.query_drop(format!("DROP DATABASE `{database}`"))
+        .unwrap();
+}

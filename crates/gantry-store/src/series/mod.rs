@@ -81,6 +81,16 @@ pub struct PointsWritten {
     pub duplicates: u64,
 }
 
+/// A stored point queued for an external sink.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Queued {
+    pub seq: i64,
+    pub series: String,
+    pub tags: BTreeMap<String, String>,
+    pub time_ms: i64,
+    pub value: f64,
+}
+
 /// The store. See the [module docs](self).
 pub struct SeriesStore {
     conn: Connection,
@@ -127,16 +137,100 @@ impl SeriesStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .at(&path)?;
+        let forwarding = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM forward_cursor)")
+            .and_then(|mut s| s.query_row([], |r| r.get::<_, bool>(0)))
+            .at(&path)?;
         let mut written = PointsWritten::default();
         for point in points {
-            if insert_point(&tx, point).at(&path)? {
-                written.inserted += 1;
-            } else {
-                written.duplicates += 1;
+            match insert_point(&tx, point).at(&path)? {
+                Some(series) => {
+                    written.inserted += 1;
+                    if forwarding {
+                        queue_point(&tx, series, point).at(&path)?;
+                    }
+                }
+                None => written.duplicates += 1,
             }
         }
         tx.commit().at(&path)?;
         Ok(written)
+    }
+
+    /// Registers an external sink: from now on every stored point is
+    /// queued for it until [`forwarded`](Self::forwarded) says it has it.
+    /// A sink registered before keeps its place.
+    pub fn register_sink(&mut self, sink: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO forward_cursor (sink, seq) \
+                 SELECT ?1, coalesce(max(seq), 0) FROM forward_queue",
+                [sink],
+            )
+            .at(&self.path)?;
+        Ok(())
+    }
+
+    /// Up to `limit` points queued for `sink`, oldest first.
+    pub fn pending(&self, sink: &str, limit: usize) -> Result<Vec<Queued>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT q.seq, s.name, s.tags, q.ts, q.value FROM forward_queue q \
+                 JOIN series s ON s.id = q.series \
+                 WHERE q.seq > (SELECT seq FROM forward_cursor WHERE sink = ?1) \
+                 ORDER BY q.seq LIMIT ?2",
+            )
+            .at(&self.path)?;
+        let rows = statement
+            .query_map(
+                params![sink, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |r| {
+                    let tags: String = r.get(2)?;
+                    Ok(Queued {
+                        seq: r.get(0)?,
+                        series: r.get(1)?,
+                        tags: serde_json::from_str(&tags).unwrap_or_default(),
+                        time_ms: r.get(3)?,
+                        value: r.get(4)?,
+                    })
+                },
+            )
+            .at(&self.path)?;
+        rows.collect::<rusqlite::Result<_>>().at(&self.path)
+    }
+
+    /// `sink` has every queued point through `seq`; points every sink
+    /// has are dropped from the queue.
+    pub fn forwarded(&mut self, sink: &str, seq: i64) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .at(&path)?;
+        tx.execute(
+            "UPDATE forward_cursor SET seq = max(seq, ?2) WHERE sink = ?1",
+            params![sink, seq],
+        )
+        .at(&path)?;
+        tx.execute(
+            "DELETE FROM forward_queue WHERE seq <= (SELECT min(seq) FROM forward_cursor)",
+            [],
+        )
+        .at(&path)?;
+        tx.commit().at(&path)
+    }
+
+    /// Points queued for `sink` that it does not have yet.
+    pub fn backlog(&self, sink: &str) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM forward_queue \
+                 WHERE seq > (SELECT seq FROM forward_cursor WHERE sink = ?1)",
+                [sink],
+                |r| r.get(0),
+            )
+            .at(&self.path)
     }
 
     /// Keeps a payload no format fits, with its source (MQTT topic or
@@ -337,7 +431,9 @@ impl SeriesStore {
 
 /// Inserts one point; returns whether it was new, and only then counts it
 /// in the series and its rollups.
-fn insert_point(tx: &Transaction<'_>, point: &Point) -> rusqlite::Result<bool> {
+/// Stores a point; its series' id when it is new, `None` when the series
+/// already held a point at that millisecond.
+fn insert_point(tx: &Transaction<'_>, point: &Point) -> rusqlite::Result<Option<i64>> {
     let id = series_id_or_insert(tx, point)?;
     let extra =
         (!point.extra.is_empty()).then(|| serde_json::to_string(&point.extra).unwrap_or_default());
@@ -348,7 +444,7 @@ fn insert_point(tx: &Transaction<'_>, point: &Point) -> rusqlite::Result<bool> {
         .execute(params![id, point.time_ms, point.value, extra])?
         == 1;
     if !new {
-        return Ok(false);
+        return Ok(None);
     }
     tx.prepare_cached(
         "UPDATE series SET points = points + 1, \
@@ -360,7 +456,13 @@ fn insert_point(tx: &Transaction<'_>, point: &Point) -> rusqlite::Result<bool> {
     for (table, step) in [("rollup_1m", MINUTE_MS), ("rollup_1h", HOUR_MS)] {
         add_to_rollup(tx, table, id, step_start(point.time_ms, step), point)?;
     }
-    Ok(true)
+    Ok(Some(id))
+}
+
+fn queue_point(tx: &Transaction<'_>, series: i64, point: &Point) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO forward_queue (series, ts, value) VALUES (?1, ?2, ?3)")?
+        .execute(params![series, point.time_ms, point.value])?;
+    Ok(())
 }
 
 fn series_id_or_insert(tx: &Transaction<'_>, point: &Point) -> rusqlite::Result<i64> {

@@ -52,3 +52,19 @@ CREATE TABLE IF NOT EXISTS rejected (
     message  TEXT NOT NULL,
     payload  BLOB NOT NULL
 );
+
+-- Points on their way to the external sinks (InfluxDB …): each stored
+-- point is queued while any sink is registered, and a sink's cursor moves
+-- past a point only once the sink has it, so an outage or a restart
+-- loses nothing. Rows every sink has passed are deleted.
+CREATE TABLE IF NOT EXISTS forward_queue (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    series INTEGER NOT NULL,
+    ts     INTEGER NOT NULL,
+    value  REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS forward_cursor (
+    sink TEXT PRIMARY KEY,
+    seq  INTEGER NOT NULL                -- the last seq the sink has
+);

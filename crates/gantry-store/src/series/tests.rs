@@ -275,3 +275,52 @@ fn many_opens_of_one_dir_at_once_all_succeed() {
     let store = SeriesStore::open(dir.path()).unwrap();
     assert_eq!(store.series().unwrap()[0].points, 8);
 }
+
+#[test]
+fn points_are_queued_for_registered_sinks_until_each_has_them() {
+    let (_dir, mut store) = store();
+    // No sink yet: nothing is queued.
+    store.write(&per_second("early", 3)).unwrap();
+    store.register_sink("influxdb").unwrap();
+    assert_eq!(store.backlog("influxdb").unwrap(), 0);
+
+    let first = per_second("pi-01/temperature", 5);
+    store.write(&first).unwrap();
+    // A replay is a duplicate: not queued again.
+    store.write(&first).unwrap();
+    assert_eq!(store.backlog("influxdb").unwrap(), 5);
+    let batch = store.pending("influxdb", 3).unwrap();
+    assert_eq!(batch.len(), 3);
+    assert_eq!(batch[0].series, "pi-01/temperature");
+    assert_eq!(batch[0].tags["device"], "pi-01");
+    assert_eq!(
+        batch
+            .iter()
+            .map(|q| (q.time_ms, q.value))
+            .collect::<Vec<_>>(),
+        vec![(T0, 0.0), (T0 + 1000, 1.0), (T0 + 2000, 2.0)]
+    );
+
+    // A second sink starts at its registration; the first moves on.
+    store.register_sink("thingsboard").unwrap();
+    store
+        .write(&[point("pi-01/temperature", T0 + 9000, 9.0)])
+        .unwrap();
+    store.forwarded("influxdb", batch[2].seq).unwrap();
+    assert_eq!(store.backlog("influxdb").unwrap(), 3);
+    assert_eq!(store.backlog("thingsboard").unwrap(), 1);
+    let rest = store.pending("influxdb", 100).unwrap();
+    assert_eq!(rest.len(), 3);
+    assert_eq!(rest[2].time_ms, T0 + 9000);
+    store.forwarded("influxdb", rest[2].seq).unwrap();
+    assert_eq!(store.backlog("influxdb").unwrap(), 0);
+    // Kept for the sink that has not got it yet, then dropped.
+    assert_eq!(store.pending("thingsboard", 10).unwrap().len(), 1);
+    let seq = store.pending("thingsboard", 10).unwrap()[0].seq;
+    store.forwarded("thingsboard", seq).unwrap();
+    let queued: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM forward_queue", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(queued, 0);
+}

@@ -11,6 +11,9 @@ use gantry_store::{SqliteStore, Store};
 use crate::api::{Cors, Feed, Mode, Server, ServerConfig};
 use crate::cli::{ServeArgs, StoreArgs};
 use crate::config::{Config, Engine};
+use crate::sinks::forward::{Forwarder, PointSink};
+use crate::sinks::influxdb::InfluxSink;
+use crate::sinks::mac_data::MacDataSink;
 use crate::sinks::series::SharedSeries;
 use crate::sources::mqtt::MqttLink;
 
@@ -45,6 +48,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         dir
     })?;
     let mqtt = Arc::new(MqttLink::start(config.mqtt.as_ref(), series.clone())?);
+    let forwarders = forwarders(&config, &series)?;
     let server = Server::start(ServerConfig {
         bind: args.http.bind,
         port: args.http.port,
@@ -75,6 +79,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(100));
     }
     mqtt.stop();
+    for forwarder in forwarders {
+        forwarder.stop();
+    }
     server.stop()
 }
 
@@ -109,6 +116,27 @@ pub fn open_readers(
                 }
             }
             Ok(Box::new(store) as Box<dyn Store>)
+        })
+        .collect()
+}
+
+/// A forwarder for each external sink of IoT points the config names.
+fn forwarders(config: &Config, series: &SharedSeries) -> anyhow::Result<Vec<Forwarder>> {
+    let mut sinks: Vec<(Box<dyn PointSink>, usize)> = Vec::new();
+    if let Some(influx) = &config.influxdb {
+        sinks.push((Box::new(InfluxSink::new(influx)?), influx.batch));
+    }
+    if let Some(mac_data) = &config.mac_data {
+        sinks.push((Box::new(MacDataSink::new(mac_data)?), mac_data.batch));
+    }
+    sinks
+        .into_iter()
+        .map(|(sink, batch)| {
+            println!(
+                "IoT points forwarded to {}",
+                crate::config::mask_passwords(&sink.name())
+            );
+            Forwarder::start(series.clone(), sink, batch)
         })
         .collect()
 }

@@ -34,6 +34,10 @@ pub struct Config {
     pub redis: Option<RedisConfig>,
     /// `None` when the file has no `[mqtt]` section: no broker is followed.
     pub mqtt: Option<MqttConfig>,
+    /// `None` when the file has no `[influxdb]` section: IoT points are not forwarded there.
+    pub influxdb: Option<InfluxConfig>,
+    /// `None` when the file has no `[mac_data]` section: no MySQL copy of IoT points.
+    pub mac_data: Option<MacDataConfig>,
     pub tail: TailConfig,
     pub http: HttpConfig,
 }
@@ -139,6 +143,58 @@ impl Default for RedisConfig {
             channel: "traffic:warnings".into(),
             max_len: 1000,
             dedupe_ttl_s: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// The InfluxDB 1.x server `serve` forwards IoT points to.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InfluxConfig {
+    /// Base URL of the HTTP API.
+    pub url: String,
+    pub database: String,
+    pub measurement: String,
+    /// Empty: no credentials.
+    pub username: String,
+    pub password: String,
+    /// Most points one write request carries.
+    pub batch: usize,
+}
+
+impl Default for InfluxConfig {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:8086".into(),
+            database: "gantry".into(),
+            // The classic Flask app's measurement and tag: dashboards
+            // built on it keep working.
+            measurement: "machine_data".into(),
+            username: String::new(),
+            password: String::new(),
+            batch: 5000,
+        }
+    }
+}
+
+/// The classic app's MySQL/MariaDB table of IoT readings, which `serve`
+/// fills with every stored point.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MacDataConfig {
+    /// `mysql://user:password@host:port/database`.
+    pub dsn: String,
+    pub table: String,
+    /// Most points one forwarding round carries.
+    pub batch: usize,
+}
+
+impl Default for MacDataConfig {
+    fn default() -> Self {
+        Self {
+            dsn: "mysql://root@127.0.0.1:3306/gantry_iot".into(),
+            table: "mac_data".into(),
+            batch: 5000,
         }
     }
 }
@@ -296,12 +352,22 @@ impl Config {
             .mqtt
             .as_ref()
             .map_or_else(not_configured, MqttConfig::summary);
+        let influxdb = self
+            .influxdb
+            .as_ref()
+            .map_or_else(not_configured, InfluxConfig::summary);
+        let mac_data = self
+            .mac_data
+            .as_ref()
+            .map_or_else(not_configured, MacDataConfig::summary);
         [
             format!("store:    {}", self.store.summary()),
             format!("detector: {}", self.detector.summary()),
             format!("kafka:    {kafka}"),
             format!("redis:    {redis}"),
             format!("mqtt:     {mqtt}"),
+            format!("influxdb: {influxdb}"),
+            format!("mac_data: {mac_data}"),
             format!("tail:     {}", self.tail.summary()),
             format!("http:     {}", self.http.summary()),
         ]
@@ -319,6 +385,12 @@ impl Config {
         }
         if let Some(mqtt) = &self.mqtt {
             mqtt.check()?;
+        }
+        if let Some(influxdb) = &self.influxdb {
+            influxdb.check()?;
+        }
+        if let Some(mac_data) = &self.mac_data {
+            mac_data.check()?;
         }
         self.tail.check(self.kafka.is_some())?;
         self.http.check()
@@ -391,6 +463,8 @@ fn section_keys(section: &str) -> Option<&'static [&'static str]> {
         "kafka" => fields_of::<KafkaConfig>(),
         "redis" => fields_of::<RedisConfig>(),
         "mqtt" => fields_of::<MqttConfig>(),
+        "influxdb" => fields_of::<InfluxConfig>(),
+        "mac_data" => fields_of::<MacDataConfig>(),
         "tail" => fields_of::<TailConfig>(),
         "http" => fields_of::<HttpConfig>(),
         _ => return None,
@@ -907,6 +981,62 @@ impl MqttConfig {
     }
 }
 
+impl InfluxConfig {
+    fn check(&self) -> Result<(), Issue> {
+        let url = &self.url;
+        // The HTTP client is built without TLS: InfluxDB sits beside gantry.
+        ensure(url.starts_with("http://"), &["influxdb.url"], || {
+            format!("influxdb.url must start with http://, not \"{url}\"")
+        })?;
+        filled("influxdb.database", &self.database)?;
+        filled("influxdb.measurement", &self.measurement)?;
+        between("influxdb.batch", self.batch as u64, 1, 100_000)
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{}, database {}, measurement {}, batches of up to {} points{}",
+            mask_passwords(&self.url),
+            self.database,
+            self.measurement,
+            self.batch,
+            if self.username.is_empty() {
+                ""
+            } else {
+                ", with credentials"
+            }
+        )
+    }
+}
+
+impl MacDataConfig {
+    fn check(&self) -> Result<(), Issue> {
+        let dsn = &self.dsn;
+        ensure(dsn.starts_with("mysql://"), &["mac_data.dsn"], || {
+            format!(
+                "mac_data.dsn must start with mysql://, not \"{}\"",
+                mask_passwords(dsn)
+            )
+        })?;
+        let table = &self.table;
+        ensure(
+            !table.is_empty() && table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            &["mac_data.table"],
+            || format!("mac_data.table must be letters, digits and _, not \"{table}\""),
+        )?;
+        between("mac_data.batch", self.batch as u64, 1, 100_000)
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{} table {}, batches of up to {} points",
+            mask_passwords(&self.dsn),
+            self.table,
+            self.batch
+        )
+    }
+}
+
 impl RedisConfig {
     fn check(&self) -> Result<(), Issue> {
         let url = &self.url;
@@ -1105,7 +1235,10 @@ mod tests {
     fn key_lists_follow_the_structs() {
         assert_eq!(
             sections(),
-            ["store", "detector", "kafka", "redis", "mqtt", "tail", "http"]
+            [
+                "store", "detector", "kafka", "redis", "mqtt", "influxdb", "mac_data", "tail",
+                "http"
+            ]
         );
         assert_eq!(
             section_keys("store").unwrap(),

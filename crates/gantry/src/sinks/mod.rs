@@ -1,7 +1,10 @@
-//! Sinks: where passes, warnings and rejections go.
+//! Sinks: where passes, warnings, rejections and IoT points go.
 
+pub mod forward;
+pub mod influxdb;
 pub mod jsonl;
 pub mod kafka;
+pub mod mac_data;
 pub mod mqtt;
 pub mod redis;
 pub mod series;
