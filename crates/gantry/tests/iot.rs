@@ -894,3 +894,75 @@ fn mac_data_gets_every_point_once_in_the_classic_table() {
     conn.query_drop(format!("DROP DATABASE `{database}`"))
         .unwrap();
 }
+
+#[test]
+fn kafka_gets_every_reading_as_json() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::Message;
+    let tmp = tempfile::tempdir().unwrap();
+    let topic = format!("gantry-it-readings-{}", std::process::id());
+    common::create_topic(&topic, 2);
+    let config = tmp.path().join("gantry.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[kafka]\nbrokers = \"{}\"\nreadings_topic = \"{topic}\"\n",
+            common::kafka_brokers()
+        ),
+    )
+    .unwrap();
+    let s = Server::serve(
+        &data_dir(tmp.path()),
+        &["--config", config.to_str().unwrap()],
+    );
+    let t = 1_684_576_800_000i64;
+    let body: String = (0..30)
+        .map(|i| format!("weather,site=lab temp={i}.5,hum={i}i {}\n", t + i * 1000))
+        .collect();
+    // Written twice: the replay is a duplicate, not a second reading.
+    for _ in 0..2 {
+        let (status, _) = write(&s, "?precision=ms", &body);
+        assert_eq!(status, StatusCode::OK);
+    }
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", common::kafka_brokers())
+        .set("group.id", format!("{topic}-reader"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[&topic]).unwrap();
+    let mut readings = std::collections::BTreeSet::new();
+    let mut records = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while records < 60 && std::time::Instant::now() < deadline {
+        let Some(message) = consumer.poll(std::time::Duration::from_millis(200)) else {
+            continue;
+        };
+        let message = message.unwrap();
+        let json: Value = serde_json::from_slice(message.payload().unwrap()).unwrap();
+        let id = json["data_id"].as_str().unwrap().to_owned();
+        assert_eq!(message.key(), Some(id.as_bytes()));
+        assert_eq!(json["tags"]["site"], "lab");
+        readings.insert((id, json["ts"].as_i64().unwrap(), json["value"].to_string()));
+        records += 1;
+    }
+    // Once more to see that nothing beyond the 60 readings comes.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    while let Some(message) = consumer.poll(std::time::Duration::from_millis(500)) {
+        message.unwrap();
+        records += 1;
+    }
+    assert_eq!(records, 60);
+    assert_eq!(readings.len(), 60);
+    assert!(readings.contains(&(
+        "weather,site=lab/temp".to_owned(),
+        t + 3000,
+        "3.5".to_owned()
+    )));
+    assert!(readings.contains(&(
+        "weather,site=lab/hum".to_owned(),
+        t + 29_000,
+        "29.0".to_owned()
+    )));
+}

@@ -13,6 +13,7 @@ use crate::cli::{ServeArgs, StoreArgs};
 use crate::config::{Config, Engine};
 use crate::sinks::forward::{Forwarder, PointSink};
 use crate::sinks::influxdb::InfluxSink;
+use crate::sinks::kafka::KafkaReadings;
 use crate::sinks::mac_data::MacDataSink;
 use crate::sinks::series::SharedSeries;
 use crate::sources::mqtt::MqttLink;
@@ -128,6 +129,14 @@ fn forwarders(config: &Config, series: &SharedSeries) -> anyhow::Result<Vec<Forw
     }
     if let Some(mac_data) = &config.mac_data {
         sinks.push((Box::new(MacDataSink::new(mac_data)?), mac_data.batch));
+    }
+    if let Some(kafka) = config
+        .kafka
+        .as_ref()
+        .filter(|k| !k.readings_topic.is_empty())
+    {
+        let readings = KafkaReadings::new(&kafka.brokers, &kafka.readings_topic)?;
+        sinks.push((Box::new(readings), kafka.batch_max));
     }
     sinks
         .into_iter()

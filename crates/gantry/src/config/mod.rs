@@ -109,6 +109,8 @@ pub struct KafkaConfig {
     pub group: String,
     pub batch_max: usize,
     pub batch_linger_ms: u64,
+    /// Topic `serve` copies each stored IoT point to as JSON; empty: none.
+    pub readings_topic: String,
 }
 
 impl Default for KafkaConfig {
@@ -120,6 +122,7 @@ impl Default for KafkaConfig {
             group: "gantry-workers".into(),
             batch_max: 5000,
             batch_linger_ms: 200,
+            readings_topic: String::new(),
         }
     }
 }
@@ -936,13 +939,18 @@ impl KafkaConfig {
 
     fn summary(&self) -> String {
         format!(
-            "brokers {}, topic {}, warnings to {}, group {}, batches of up to {} records or {} ms",
+            "brokers {}, topic {}, warnings to {}, group {}, batches of up to {} records or {} ms{}",
             self.brokers,
             self.topic,
             self.warnings_topic,
             self.group,
             self.batch_max,
-            self.batch_linger_ms
+            self.batch_linger_ms,
+            if self.readings_topic.is_empty() {
+                String::new()
+            } else {
+                format!(", IoT readings to {}", self.readings_topic)
+            }
         )
     }
 }

@@ -14,6 +14,9 @@ use rdkafka::message::{DeliveryResult, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 
+use super::forward::PointSink;
+use gantry_store::series::Queued;
+
 /// How long a record may wait for the broker before it counts as failed.
 const DELIVERY_TIMEOUT_MS: &str = "30000";
 
@@ -104,5 +107,53 @@ impl KafkaSink {
             bail!("{failed} records were not delivered to Kafka: {why}");
         }
         Ok(())
+    }
+}
+
+/// IoT points as JSON records on a topic, keyed by series (so one
+/// series stays in order within its partition).
+pub struct KafkaReadings {
+    sink: KafkaSink,
+    brokers: String,
+    topic: String,
+}
+
+impl KafkaReadings {
+    pub fn new(brokers: &str, topic: &str) -> anyhow::Result<Self> {
+        Ok(KafkaReadings {
+            sink: KafkaSink::new(brokers)?,
+            brokers: brokers.to_owned(),
+            topic: topic.to_owned(),
+        })
+    }
+}
+
+/// One reading as the topic carries it.
+#[derive(serde::Serialize)]
+struct Reading<'a> {
+    data_id: &'a str,
+    value: f64,
+    /// Epoch ms, UTC.
+    ts: i64,
+    tags: &'a std::collections::BTreeMap<String, String>,
+}
+
+impl PointSink for KafkaReadings {
+    fn name(&self) -> String {
+        format!("kafka:{}/{}", self.brokers, self.topic)
+    }
+
+    /// Sends the batch and waits for the broker's acknowledgement of all.
+    fn send(&mut self, points: &[Queued]) -> anyhow::Result<()> {
+        for p in points {
+            let json = serde_json::to_vec(&Reading {
+                data_id: &p.series,
+                value: p.value,
+                ts: p.time_ms,
+                tags: &p.tags,
+            })?;
+            self.sink.send(&self.topic, Some(&p.series), &json, None)?;
+        }
+        self.sink.flush(Duration::from_secs(30))
     }
 }
