@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks behind the README's performance table. Long: not part of CI.
-#   scripts/bench.sh [detect|import|detector|api|all|distributed]
+#   scripts/bench.sh [detect|import|detector|api|all|distributed|iot]
 # `distributed` (not part of `all`) starts the real servers and measures the
 # MariaDB/Kafka/Redis path against the LOAD DATA ceiling (benches/distributed.rs).
 # Data goes to target/bench-data (10M simulated records, ~1.4 GB).
@@ -90,6 +90,12 @@ for path in ["api/stats/summary", "api/stats/kkmc_count?limit=10", "api/stats/fl
     p99=$(wrk -t2 -c4 -d8s --latency "${url}${route}" | awk '/ 99%/ {print $2}')
     printf '%-70s p99 %s\n' "/$route" "$p99"
   done <<< "$routes"
+fi
+
+if [[ $what == iot ]]; then
+  scripts/services.sh up
+  eval "$(scripts/services.sh env)"
+  cargo bench -q --locked -p gantry --bench iot
 fi
 
 if [[ $what == distributed ]]; then

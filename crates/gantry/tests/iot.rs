@@ -966,3 +966,133 @@ fn kafka_gets_every_reading_as_json() {
         "29.0".to_owned()
     )));
 }
+
+/// A stand-in for a ThingsBoard server (ThingsBoard itself cannot be
+/// installed from the registries this machine reaches): keeps each
+/// telemetry post of device token `T0K3N`, and answers 503 while `down`.
+struct TelemetryServer {
+    url: String,
+    posts: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl TelemetryServer {
+    fn start() -> TelemetryServer {
+        use axum::extract::{Path as UrlPath, State};
+        use axum::http::StatusCode as Status;
+        use std::sync::atomic::Ordering;
+        type Shared = (
+            std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+            std::sync::Arc<std::sync::atomic::AtomicBool>,
+        );
+        async fn telemetry(
+            State((posts, down)): State<Shared>,
+            UrlPath(token): UrlPath<String>,
+            axum::Json(body): axum::Json<Value>,
+        ) -> Status {
+            if token != "T0K3N" {
+                return Status::UNAUTHORIZED;
+            }
+            if down.load(Ordering::SeqCst) {
+                return Status::SERVICE_UNAVAILABLE;
+            }
+            posts.lock().unwrap().push(body);
+            Status::OK
+        }
+        let posts = std::sync::Arc::default();
+        let down = std::sync::Arc::default();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new()
+            .route("/api/v1/{token}/telemetry", axum::routing::post(telemetry))
+            .with_state((std::sync::Arc::clone(&posts), std::sync::Arc::clone(&down)));
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                axum::serve(listener, app).await.unwrap();
+            });
+        });
+        TelemetryServer { url, posts, down }
+    }
+
+    /// (series, ts) → value over every accepted post.
+    fn received(&self) -> Vec<(String, i64, f64)> {
+        let mut out = Vec::new();
+        for post in self.posts.lock().unwrap().iter() {
+            for entry in post.as_array().unwrap() {
+                let ts = entry["ts"].as_i64().unwrap();
+                for (series, value) in entry["values"].as_object().unwrap() {
+                    out.push((series.clone(), ts, value.as_f64().unwrap()));
+                }
+            }
+        }
+        out.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        out
+    }
+}
+
+#[test]
+fn thingsboard_telemetry_gets_every_point_once_through_an_outage() {
+    use std::sync::atomic::Ordering;
+    let tmp = tempfile::tempdir().unwrap();
+    let tb = TelemetryServer::start();
+    let config = tmp.path().join("gantry.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[thingsboard]\nurl = \"{}\"\ntoken = \"T0K3N\"\nbatch = 7\n",
+            tb.url
+        ),
+    )
+    .unwrap();
+    let s = Server::serve(
+        &data_dir(tmp.path()),
+        &["--config", config.to_str().unwrap()],
+    );
+    let t = 1_684_576_800_000i64;
+    let post = |from: i64, to: i64| {
+        for i in from..to {
+            let body = format!(
+                "{{\"device\":\"pi-01\",\"temperature\":{i},\"humidity\":{},\"time\":{}}}",
+                100 - i,
+                t + i * 1000
+            );
+            assert_eq!(write(&s, "", &body).0, StatusCode::OK);
+        }
+    };
+    let expected = |n: i64| {
+        let mut want: Vec<(String, i64, f64)> = (0..n)
+            .flat_map(|i| {
+                [
+                    ("pi-01/humidity".to_owned(), t + i * 1000, (100 - i) as f64),
+                    ("pi-01/temperature".to_owned(), t + i * 1000, i as f64),
+                ]
+            })
+            .collect();
+        want.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        want
+    };
+    let wait = |n: i64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while tb.received().len() < 2 * n as usize {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?}",
+                tb.received().len()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert_eq!(tb.received(), expected(n));
+    };
+    post(0, 20);
+    wait(20);
+    tb.down.store(true, Ordering::SeqCst);
+    post(20, 40);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(tb.received().len(), 40, "nothing accepted while down");
+    tb.down.store(false, Ordering::SeqCst);
+    wait(40);
+}

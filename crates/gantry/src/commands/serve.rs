@@ -16,6 +16,7 @@ use crate::sinks::influxdb::InfluxSink;
 use crate::sinks::kafka::KafkaReadings;
 use crate::sinks::mac_data::MacDataSink;
 use crate::sinks::series::SharedSeries;
+use crate::sinks::thingsboard::ThingsboardSink;
 use crate::sources::mqtt::MqttLink;
 
 /// Read connections: queries that can run at once.
@@ -129,6 +130,12 @@ fn forwarders(config: &Config, series: &SharedSeries) -> anyhow::Result<Vec<Forw
     }
     if let Some(mac_data) = &config.mac_data {
         sinks.push((Box::new(MacDataSink::new(mac_data)?), mac_data.batch));
+    }
+    if let Some(thingsboard) = &config.thingsboard {
+        sinks.push((
+            Box::new(ThingsboardSink::new(thingsboard)?),
+            thingsboard.batch,
+        ));
     }
     if let Some(kafka) = config
         .kafka

@@ -38,6 +38,8 @@ pub struct Config {
     pub influxdb: Option<InfluxConfig>,
     /// `None` when the file has no `[mac_data]` section: no MySQL copy of IoT points.
     pub mac_data: Option<MacDataConfig>,
+    /// `None` when the file has no `[thingsboard]` section: no telemetry forwarding.
+    pub thingsboard: Option<ThingsboardConfig>,
     pub tail: TailConfig,
     pub http: HttpConfig,
 }
@@ -198,6 +200,29 @@ impl Default for MacDataConfig {
             dsn: "mysql://root@127.0.0.1:3306/gantry_iot".into(),
             table: "mac_data".into(),
             batch: 5000,
+        }
+    }
+}
+
+/// A ThingsBoard-compatible server `serve` posts every stored point to, as
+/// a device's telemetry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThingsboardConfig {
+    /// Base URL (http://).
+    pub url: String,
+    /// The device's access token.
+    pub token: String,
+    /// Most points one request carries.
+    pub batch: usize,
+}
+
+impl Default for ThingsboardConfig {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:8080".into(),
+            token: String::new(),
+            batch: 1000,
         }
     }
 }
@@ -363,6 +388,10 @@ impl Config {
             .mac_data
             .as_ref()
             .map_or_else(not_configured, MacDataConfig::summary);
+        let thingsboard = self
+            .thingsboard
+            .as_ref()
+            .map_or_else(not_configured, ThingsboardConfig::summary);
         [
             format!("store:    {}", self.store.summary()),
             format!("detector: {}", self.detector.summary()),
@@ -371,6 +400,7 @@ impl Config {
             format!("mqtt:     {mqtt}"),
             format!("influxdb: {influxdb}"),
             format!("mac_data: {mac_data}"),
+            format!("thingsboard: {thingsboard}"),
             format!("tail:     {}", self.tail.summary()),
             format!("http:     {}", self.http.summary()),
         ]
@@ -394,6 +424,9 @@ impl Config {
         }
         if let Some(mac_data) = &self.mac_data {
             mac_data.check()?;
+        }
+        if let Some(thingsboard) = &self.thingsboard {
+            thingsboard.check()?;
         }
         self.tail.check(self.kafka.is_some())?;
         self.http.check()
@@ -468,6 +501,7 @@ fn section_keys(section: &str) -> Option<&'static [&'static str]> {
         "mqtt" => fields_of::<MqttConfig>(),
         "influxdb" => fields_of::<InfluxConfig>(),
         "mac_data" => fields_of::<MacDataConfig>(),
+        "thingsboard" => fields_of::<ThingsboardConfig>(),
         "tail" => fields_of::<TailConfig>(),
         "http" => fields_of::<HttpConfig>(),
         _ => return None,
@@ -1045,6 +1079,38 @@ impl MacDataConfig {
     }
 }
 
+impl ThingsboardConfig {
+    fn check(&self) -> Result<(), Issue> {
+        let url = &self.url;
+        // The HTTP client is built without TLS.
+        ensure(url.starts_with("http://"), &["thingsboard.url"], || {
+            format!("thingsboard.url must start with http://, not \"{url}\"")
+        })?;
+        let token = &self.token;
+        ensure(
+            !token.is_empty()
+                && token
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)),
+            &["thingsboard.token"],
+            || {
+                "thingsboard.token must be the device's access token: letters, digits, - and _"
+                    .into()
+            },
+        )?;
+        between("thingsboard.batch", self.batch as u64, 1, 100_000)
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "{}, a device token of {} characters, batches of up to {} points",
+            self.url,
+            self.token.len(),
+            self.batch
+        )
+    }
+}
+
 impl RedisConfig {
     fn check(&self) -> Result<(), Issue> {
         let url = &self.url;
@@ -1244,7 +1310,15 @@ mod tests {
         assert_eq!(
             sections(),
             [
-                "store", "detector", "kafka", "redis", "mqtt", "influxdb", "mac_data", "tail",
+                "store",
+                "detector",
+                "kafka",
+                "redis",
+                "mqtt",
+                "influxdb",
+                "mac_data",
+                "thingsboard",
+                "tail",
                 "http"
             ]
         );

@@ -9,3 +9,4 @@ pub mod mqtt;
 pub mod redis;
 pub mod series;
 pub mod store;
+pub mod thingsboard;
