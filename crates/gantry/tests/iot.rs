@@ -1096,3 +1096,76 @@ fn thingsboard_telemetry_gets_every_point_once_through_an_outage() {
     tb.down.store(false, Ordering::SeqCst);
     wait(40);
 }
+
+#[test]
+fn regression_of_one_series_on_another() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Server::serve(&data_dir(tmp.path()), &[]);
+    // An hour of minutes: temperature = 40 − 0.3 × humidity, exactly.
+    let start = now_ms() / 60_000 * 60_000 - 60 * 60_000;
+    let body: String = (0..60)
+        .map(|i| {
+            let humidity = 40 + (i * 7) % 30;
+            let temperature = 40.0 - 0.3 * humidity as f64;
+            format!("{{\"device\":\"reg-1\",\"humidity\":{humidity},\"temperature\":{temperature},\"time\":{}}}", start + i * 60_000)
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    for line in body.lines() {
+        assert_eq!(write(&s, "", line).0, StatusCode::OK);
+    }
+    let url = s.url_with(
+        "/api/iot/regress",
+        &[
+            ("y", "reg-1/temperature"),
+            ("x", "reg-1/humidity"),
+            ("window", "2h"),
+        ],
+    );
+    let fit = s.json(url);
+    assert_eq!(fit["pairs"], 60, "{fit}");
+    assert!((fit["slope"].as_f64().unwrap() + 0.3).abs() < 1e-6, "{fit}");
+    assert!(
+        (fit["intercept"].as_f64().unwrap() - 40.0).abs() < 1e-6,
+        "{fit}"
+    );
+    assert!((fit["r2"].as_f64().unwrap() - 1.0).abs() < 1e-9, "{fit}");
+    let latest = &fit["latest"];
+    assert_eq!(latest["ts"], start + 59 * 60_000);
+    assert!((latest["predicted"].as_f64().unwrap() - latest["y"].as_f64().unwrap()).abs() < 1e-6);
+
+    let status = |params: &[(&str, &str)]| {
+        let response = s.get(s.url_with("/api/iot/regress", params));
+        let code = response.status();
+        let body: Value = response.json().unwrap();
+        (
+            code,
+            body["parameter"].clone(),
+            body["error"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (code, parameter, _) = status(&[("x", "reg-1/humidity")]);
+    assert_eq!(
+        (code, parameter),
+        (StatusCode::BAD_REQUEST, Value::from("y"))
+    );
+    let (code, _, error) = status(&[("y", "reg-1/temperature"), ("x", "nope/humidity")]);
+    assert_eq!(code, StatusCode::NOT_FOUND, "{error}");
+    let (code, parameter, _) = status(&[
+        ("y", "reg-1/temperature"),
+        ("x", "reg-1/humidity"),
+        ("step", "soon"),
+    ]);
+    assert_eq!(
+        (code, parameter),
+        (StatusCode::BAD_REQUEST, Value::from("step"))
+    );
+    // Two minutes of data make two pairs: too few for a line.
+    let (code, _, error) = status(&[
+        ("y", "reg-1/temperature"),
+        ("x", "reg-1/humidity"),
+        ("window", "2m"),
+    ]);
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert!(error.contains("at least 3"), "{error}");
+}

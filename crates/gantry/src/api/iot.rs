@@ -9,6 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Path as UrlPath, State};
 use axum::Json;
 use chrono::DateTime;
+use gantry_analytics::regression::fit_line;
 use gantry_core::iot::{parse_line_protocol, parse_payload, Agg, PayloadError, Point, Precision};
 use gantry_store::series::RangeQuery;
 use serde::{Deserialize, Serialize};
@@ -303,6 +304,129 @@ pub async fn stats(
     })
     .await
     .map(Json)
+}
+
+/// The two series of a regression and how their readings are paired.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RegressParams {
+    /// The series explained, e.g. `dev-01/temperature`.
+    #[serde(default)]
+    pub y: Option<String>,
+    /// The series explaining it, e.g. `dev-01/humidity`.
+    #[serde(default)]
+    pub x: Option<String>,
+    /// How far back from now, e.g. `1h`, `1d` (default 1d).
+    #[serde(default)]
+    pub window: Option<String>,
+    /// Readings are paired by their mean over each step (default 1m).
+    #[serde(default)]
+    pub step: Option<String>,
+}
+
+/// The newest pair and what the line makes of its x.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegressLatest {
+    pub ts: i64,
+    pub x: f64,
+    pub y: f64,
+    pub predicted: f64,
+}
+
+/// `y ≈ intercept + slope · x` over the window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegressOut {
+    pub y: String,
+    pub x: String,
+    pub start: i64,
+    pub end: i64,
+    pub step_ms: i64,
+    pub pairs: usize,
+    pub intercept: f64,
+    pub slope: f64,
+    /// Share of y's variance the line explains; null when y is constant.
+    pub r2: Option<f64>,
+    pub latest: Option<RegressLatest>,
+}
+
+/// Least-squares line of one series on another (smartcore), their
+/// readings paired by step means over the window.
+#[utoipa::path(get, path = "/api/iot/regress", tag = "iot", params(RegressParams),
+    responses((status = 200, body = RegressOut), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn regress(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<RegressParams>,
+) -> Result<Json<RegressOut>, ApiError> {
+    let required = |name: &str, value: Option<String>| {
+        value
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| ApiError::bad(name, format!("{name} (a series id) is required")))
+    };
+    let y = required("y", params.y)?;
+    let x = required("x", params.x)?;
+    let window = match params.window.as_deref() {
+        None | Some("") => 86_400_000,
+        Some(w) => parse_duration_ms("window", w)?,
+    };
+    let step_ms = match params.step.as_deref() {
+        None | Some("") => 60_000,
+        Some(w) => parse_duration_ms("step", w)?,
+    };
+    let end = now_ms() + 1;
+    let start = end - window;
+    let (ys, xs) = with_series(&state, {
+        let (y, x) = (y.clone(), x.clone());
+        move |series| {
+            let store = series.lock();
+            let read = |id: String| -> Result<Vec<(i64, f64)>, ApiError> {
+                if !store.has_series(&id)? {
+                    return Err(ApiError::not_found(format!("no series {id:?}")));
+                }
+                Ok(store.range(&RangeQuery {
+                    series: id,
+                    start_ms: start,
+                    end_ms: end,
+                    step_ms: Some(step_ms),
+                    agg: Agg::Avg,
+                })?)
+            };
+            Ok((read(y)?, read(x)?))
+        }
+    })
+    .await?;
+    let xs: BTreeMap<i64, f64> = xs.into_iter().collect();
+    let pairs: Vec<(i64, f64, f64)> = ys
+        .into_iter()
+        .filter_map(|(ts, yv)| xs.get(&ts).map(|xv| (ts, *xv, yv)))
+        .collect();
+    let (px, py): (Vec<f64>, Vec<f64>) = pairs.iter().map(|(_, xv, yv)| (*xv, *yv)).unzip();
+    let fit = fit_line(&px, &py).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{e} (y {y:?} and x {x:?}, {step_ms} ms steps over the window)"),
+            None,
+        )
+    })?;
+    Ok(Json(RegressOut {
+        latest: pairs.last().map(|(ts, xv, yv)| RegressLatest {
+            ts: *ts,
+            x: *xv,
+            y: *yv,
+            predicted: fit.predict(*xv),
+        }),
+        y,
+        x,
+        start,
+        end,
+        step_ms,
+        pairs: fit.pairs,
+        intercept: fit.intercept,
+        slope: fit.slope,
+        r2: fit.r2,
+    }))
 }
 
 /// Epoch milliseconds, or an RFC 3339 time.

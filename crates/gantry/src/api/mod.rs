@@ -69,6 +69,7 @@ const GRACE: Duration = Duration::from_secs(5);
         iot::series,
         iot::range,
         iot::stats,
+        iot::regress,
         classic::connect,
         classic::publish,
         classic::get_data,
@@ -154,6 +155,7 @@ fn router(state: AppState, cors: &Cors) -> Router {
         .route("/api/iot/series", get(iot::series))
         .route("/api/iot/series/{*id}", get(iot::range))
         .route("/api/iot/stats", get(iot::stats))
+        .route("/api/iot/regress", get(iot::regress))
         .route("/connect/", post(classic::connect))
         .route("/publish/", post(classic::publish))
         .route("/get_data/", post(classic::get_data))

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{NaiveDateTime, TimeDelta, Timelike};
-use gantry_analytics::{forecast_flow, ForecastError, Hourly, MAX_HOURS};
+use gantry_analytics::flow::{forecast_flow, ForecastError, Hourly, MAX_HOURS};
 use gantry_core::time::{format_pass_time, parse_pass_time};
 use gantry_store::Store;
 use serde::{Deserialize, Serialize};
@@ -120,7 +120,7 @@ pub async fn predict(
             Ok(PredictOut {
                 kkmc,
                 from: format_pass_time(from),
-                model: gantry_analytics::MODEL,
+                model: gantry_analytics::flow::MODEL,
                 history_hours: history.counts.len(),
                 predictions: forecast
                     .predictions
