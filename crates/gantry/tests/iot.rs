@@ -216,7 +216,9 @@ fn publish(messages: &[(String, String)]) {
 fn publish_to(host: &str, port: u16, messages: &[(String, String)]) {
     use rumqttc::{Client, Event, MqttOptions, Outgoing, Packet, QoS};
     let id = format!("gantry-it-device-{}", std::process::id());
-    let (client, mut connection) = Client::new(MqttOptions::new(id, host, port), 64);
+    let mut options = MqttOptions::new(id, host, port);
+    options.set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut connection) = Client::new(options, 64);
     for (topic, payload) in messages {
         client
             .publish(topic.as_str(), QoS::AtLeastOnce, false, payload.as_bytes())
@@ -296,7 +298,13 @@ fn mqtt_readings_are_stored_and_those_sent_while_down_arrive_after_a_restart() {
     }
 
     let t = 1_684_576_800_000i64;
+    // A batched payload well over rumqttc's default 10 KiB packet limit.
+    let batch: String = (0..2000)
+        .map(|i| format!("batch,site=lab v={i} {}\n", (t + i) * 1_000_000))
+        .collect();
+    assert!(batch.len() > 60_000);
     publish(&[
+        (topic("batch"), batch),
         (
             topic("pi-01"),
             format!("{{\"device\":\"pi-01\",\"temperature\":21.3,\"time\":{t}}}"),
@@ -313,6 +321,7 @@ fn mqtt_readings_are_stored_and_those_sent_while_down_arrive_after_a_restart() {
     ]);
     wait_for(&s, |c| {
         c.get("pi-01/temperature") == Some(&1)
+            && c.get("batch,site=lab/v") == Some(&2000)
             && c.get("room,floor=2/co2") == Some(&1)
             && c.get("mac-7") == Some(&1)
     });

@@ -28,7 +28,9 @@ impl MqttPublisher {
     /// Connects to `host:port` as `client_id`; `qos` 0 or 1.
     pub fn connect(host: &str, port: u16, client_id: &str, qos: u8) -> anyhow::Result<Self> {
         let mut options = MqttOptions::new(client_id, host, port);
-        options.set_keep_alive(Duration::from_secs(30));
+        options
+            .set_keep_alive(Duration::from_secs(30))
+            .set_max_packet_size(16 << 20, 16 << 20);
         let (client, mut connection) = Client::new(options, 1024);
         let address = format!("{host}:{port}");
         let qos = if qos == 0 {

@@ -115,11 +115,18 @@ impl MqttSource {
     }
 }
 
+/// Largest MQTT packet taken or sent. rumqttc's default (10 KiB) drops
+/// the connection on a batched payload; a dropped connection under a kept
+/// session gets the same message again, so one big payload would stall
+/// the source for good.
+const MAX_PACKET: usize = 16 << 20;
+
 fn options(config: &MqttConfig) -> MqttOptions {
     let mut options = MqttOptions::new(&config.client_id, &config.host, config.port);
     options
         .set_keep_alive(Duration::from_secs(30))
         .set_clean_session(config.clean_session)
+        .set_max_packet_size(MAX_PACKET, MAX_PACKET)
         .set_manual_acks(true);
     if !config.username.is_empty() {
         options.set_credentials(&config.username, &config.password);
