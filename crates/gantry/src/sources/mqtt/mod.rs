@@ -10,6 +10,7 @@
 
 pub mod broker;
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -48,7 +49,7 @@ pub struct MqttSource {
 impl MqttSource {
     /// Connects (in the background) and starts storing readings.
     pub fn start(config: &MqttConfig, series: SharedSeries) -> anyhow::Result<MqttSource> {
-        let (client, connection) = Client::new(options(config), 64);
+        let (client, connection) = Client::new(options(config), REQUESTS);
         let stop = Arc::new(AtomicBool::new(false));
         let status = Arc::new(Mutex::new(Status::Connecting));
         let follower = Follower {
@@ -58,6 +59,7 @@ impl MqttSource {
             series,
             stop: Arc::clone(&stop),
             status: Arc::clone(&status),
+            unacked: VecDeque::new(),
         };
         let thread = std::thread::Builder::new()
             .name("mqtt".into())
@@ -115,6 +117,9 @@ impl MqttSource {
     }
 }
 
+/// Requests (acks, subscriptions, publishes) queued for the connection.
+const REQUESTS: usize = 1024;
+
 /// Largest MQTT packet taken or sent. rumqttc's default (10 KiB) drops
 /// the connection on a batched payload; a dropped connection under a kept
 /// session gets the same message again, so one big payload would stall
@@ -149,6 +154,9 @@ struct Follower {
     series: SharedSeries,
     stop: Arc<AtomicBool>,
     status: Arc<Mutex<Status>>,
+    /// Stored messages whose acks did not fit the request queue yet; they
+    /// go out in order as the connection drains it.
+    unacked: VecDeque<Publish>,
 }
 
 impl Follower {
@@ -156,9 +164,10 @@ impl Follower {
         *self.status.lock().unwrap_or_else(PoisonError::into_inner) = status;
     }
 
-    fn run(self, mut connection: Connection) {
+    fn run(mut self, mut connection: Connection) {
         let mut backoff = Duration::from_millis(100);
         while !self.stop.load(Ordering::SeqCst) {
+            self.send_acks();
             match connection.recv_timeout(TICK) {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
@@ -170,10 +179,13 @@ impl Follower {
                     // have changed since, and subscribing again is harmless.
                     self.subscribe();
                 }
-                Ok(Ok(Event::Incoming(Packet::Publish(publish)))) => self.store(&publish),
+                Ok(Ok(Event::Incoming(Packet::Publish(publish)))) => self.store(publish),
                 Ok(Ok(_)) => {}
                 Ok(Err(_)) if self.stop.load(Ordering::SeqCst) => return,
                 Ok(Err(e)) => {
+                    // Packet ids start over on the new connection; the
+                    // broker sends what was not acknowledged again.
+                    self.unacked.clear();
                     self.set(Status::Failed(e.to_string()));
                     eprintln!("gantry: MQTT broker unavailable ({e}); retrying in {backoff:?}");
                     self.pause(backoff);
@@ -199,10 +211,21 @@ impl Follower {
         }
     }
 
+    /// Acknowledges stored messages, oldest first, as far as the request
+    /// queue takes them.
+    fn send_acks(&mut self) {
+        while let Some(publish) = self.unacked.front() {
+            if self.client.try_ack(publish).is_err() {
+                return;
+            }
+            self.unacked.pop_front();
+        }
+    }
+
     /// Stores the message's points (or keeps it as rejected), then
     /// acknowledges it; a store error leaves it unacknowledged, so the
     /// broker sends it again after a reconnect.
-    fn store(&self, publish: &Publish) {
+    fn store(&mut self, publish: Publish) {
         let arrival = now_ms();
         let parsed = parse_payload(&publish.payload, &publish.topic, arrival);
         match self
@@ -221,8 +244,9 @@ impl Follower {
                 return;
             }
         }
-        if let Err(e) = self.client.try_ack(publish) {
-            eprintln!("gantry: cannot acknowledge an MQTT message: {e}");
+        if publish.qos != QoS::AtMostOnce {
+            self.unacked.push_back(publish);
+            self.send_acks();
         }
     }
 }
