@@ -177,7 +177,8 @@ fn ingest(s: &Server, prefix: &str, messages: u64, per_message: u64) -> f64 {
                     format!(
                         "{prefix},device=d{device} v={}.5 {}\n",
                         n % 1000,
-                        t0 + n as i64
+                        // Line protocol counts nanoseconds.
+                        (t0 + n as i64) * 1_000_000
                     )
                 })
                 .collect();
@@ -187,6 +188,7 @@ fn ingest(s: &Server, prefix: &str, messages: u64, per_message: u64) -> f64 {
     let want = messages * per_message;
     let start = Instant::now();
     publish(&batch);
+    let (mut last, mut moved) = (0, Instant::now());
     loop {
         let have: u64 = stored(s)
             .iter()
@@ -197,6 +199,13 @@ fn ingest(s: &Server, prefix: &str, messages: u64, per_message: u64) -> f64 {
             assert_eq!(have, want);
             return start.elapsed().as_secs_f64();
         }
+        if have != last {
+            (last, moved) = (have, Instant::now());
+        }
+        assert!(
+            moved.elapsed() < Duration::from_secs(30),
+            "stuck at {have} of {want} points"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -248,7 +257,7 @@ fn latency_run(s: &Server, rate: u64, seconds: u64) -> Vec<f64> {
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        let payload = format!("lat,device=d{} v={n} {}", n % 50, t0 + n);
+        let payload = format!("lat,device=d{} v={n} {}", n % 50, (t0 + n) * 1_000_000);
         sent.insert(n, Instant::now());
         client
             .publish(
