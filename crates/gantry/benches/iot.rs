@@ -16,7 +16,8 @@
 //! Sizes: GANTRY_BENCH_IOT_POINTS (ingest, default 2,000,000),
 //! GANTRY_BENCH_IOT_CLASSIC (messages, 50,000), GANTRY_BENCH_IOT_RATE
 //! (messages/s of the latency run, 10,000), GANTRY_BENCH_IOT_LATENCY_S (10),
-//! GANTRY_BENCH_IOT_RANGE (points of the range series, 10,000,000).
+//! GANTRY_BENCH_IOT_RANGE (points of the range series, 10,000,000);
+//! GANTRY_BENCH_ONLY=range runs the range part alone.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -56,6 +57,10 @@ fn main() {
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
 
+    if std::env::var("GANTRY_BENCH_ONLY").as_deref() == Ok("range") {
+        range_run(&dir.join("range"), range_points);
+        return;
+    }
     let s = serve(&dir);
     let per_message = 500;
     let seconds = ingest(&s, "bench-batched", points / per_message, per_message);
@@ -300,7 +305,8 @@ fn latency_run(s: &Server, rate: u64, seconds: u64) -> Vec<f64> {
 fn range_run(dir: &Path, n: u64) {
     fs::create_dir_all(dir).unwrap();
     let mut store = SeriesStore::open(dir).unwrap();
-    let t0 = 1_600_000_000_000i64;
+    // 2020-09-13 12:00:00 UTC: a whole hour.
+    let t0 = 1_599_998_400_000i64;
     let start = Instant::now();
     let mut batch = Vec::with_capacity(10_000);
     for i in 0..n as i64 {
@@ -323,11 +329,32 @@ fn range_run(dir: &Path, n: u64) {
         n as f64 / build
     );
     let end = t0 + n as i64 * 1000;
-    for (label, step) in [("1h", 3_600_000), ("1m", 60_000), ("90s", 90_000)] {
+    let hour = 3_600_000;
+    let cases = [
+        (
+            "step 1h, whole hours (hour rollup)",
+            t0,
+            end / hour * hour,
+            hour,
+        ),
+        (
+            "step 1m, whole minutes (minute rollup)",
+            t0,
+            end / 60_000 * 60_000,
+            60_000,
+        ),
+        (
+            "step 1h, bounds off the hour (points)",
+            t0 + 1000,
+            end,
+            hour,
+        ),
+    ];
+    for (label, from, to, step) in cases {
         let query = RangeQuery {
             series: "range/value".into(),
-            start_ms: t0,
-            end_ms: end,
+            start_ms: from,
+            end_ms: to,
             step_ms: Some(step),
             agg: Agg::Avg,
         };
@@ -339,7 +366,7 @@ fn range_run(dir: &Path, n: u64) {
             best = best.min(at.elapsed().as_secs_f64() * 1000.0);
         }
         println!(
-            "range over {n} points, step {label}, avg: {values} values in {best:.1} ms (best of 5)"
+            "range over {n} points, {label}, avg: {values} values in {best:.1} ms (best of 5)"
         );
     }
 }
