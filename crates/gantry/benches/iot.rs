@@ -338,10 +338,10 @@ fn range_run(dir: &Path, n: u64) {
             hour,
         ),
         (
-            "step 1m, whole minutes (minute rollup)",
+            "step 5m, whole minutes (minute rollup)",
             t0,
             end / 60_000 * 60_000,
-            60_000,
+            300_000,
         ),
         (
             "step 1h, bounds off the hour (points)",
