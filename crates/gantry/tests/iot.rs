@@ -267,13 +267,11 @@ fn wait_for(s: &Server, done: impl Fn(&std::collections::BTreeMap<String, u64>) 
     }
 }
 
-#[test]
-fn mqtt_readings_are_stored_and_those_sent_while_down_arrive_after_a_restart() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = data_dir(tmp.path());
+/// A config that follows the test broker's `{prefix}/#` as client
+/// `{prefix}-gantry` with a kept session.
+fn mqtt_config(dir: &Path, prefix: &str) -> std::path::PathBuf {
     let (host, port) = mqtt_broker();
-    let prefix = format!("gantry-it-{}", std::process::id());
-    let config = tmp.path().join("gantry.toml");
+    let config = dir.join("gantry.toml");
     std::fs::write(
         &config,
         format!(
@@ -282,20 +280,38 @@ fn mqtt_readings_are_stored_and_those_sent_while_down_arrive_after_a_restart() {
         ),
     )
     .unwrap();
-    let serve = || Server::serve(&data, &["--config", config.to_str().unwrap()]);
-    let topic = |t: &str| format!("{prefix}/{t}");
+    config
+}
 
-    // The first start subscribes; a probe a second shows when it has.
-    let s = serve();
+/// Publishes a probe a few times a second until the server has stored it:
+/// then it has subscribed.
+fn wait_subscribed(s: &Server, prefix: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !counts(&s).contains_key("probe/up") {
+    while !counts(s).contains_key("probe/up") {
         assert!(
             std::time::Instant::now() < deadline,
             "gantry never subscribed"
         );
-        publish(&[(topic("probe"), "{\"device\":\"probe\",\"up\":1}".into())]);
+        publish(&[(
+            format!("{prefix}/probe"),
+            "{\"device\":\"probe\",\"up\":1}".into(),
+        )]);
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
+}
+
+#[test]
+fn mqtt_readings_are_stored_and_those_sent_while_down_arrive_after_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir(tmp.path());
+    let prefix = format!("gantry-it-{}", std::process::id());
+    let config = mqtt_config(tmp.path(), &prefix);
+    let serve = || Server::serve(&data, &["--config", config.to_str().unwrap()]);
+    let topic = |t: &str| format!("{prefix}/{t}");
+
+    // The first start subscribes the kept session.
+    let s = serve();
+    wait_subscribed(&s, &prefix);
 
     let t = 1_684_576_800_000i64;
     // A batched payload well over rumqttc's default 10 KiB packet limit.
@@ -538,25 +554,9 @@ fn simulated_sensors_reach_the_store_in_all_three_shapes() {
     let data = data_dir(tmp.path());
     let (host, port) = mqtt_broker();
     let prefix = format!("gantry-sim-{}", std::process::id());
-    let config = tmp.path().join("gantry.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[mqtt]\nhost = {host:?}\nport = {port}\nclient_id = \"{prefix}-gantry\"\n\
-             topics = [\"{prefix}/#\"]\n"
-        ),
-    )
-    .unwrap();
+    let config = mqtt_config(tmp.path(), &prefix);
     let s = Server::serve(&data, &["--config", config.to_str().unwrap()]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !counts(&s).contains_key("probe/up") {
-        assert!(std::time::Instant::now() < deadline, "never subscribed");
-        publish(&[(
-            format!("{prefix}/probe"),
-            "{\"device\":\"probe\",\"up\":1}".into(),
-        )]);
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    }
+    wait_subscribed(&s, &prefix);
 
     let port = port.to_string();
     let out = gantry(&[
@@ -610,6 +610,8 @@ fn simulated_sensors_reach_the_store_in_all_three_shapes() {
     ] {
         assert!(c.get(id).is_some_and(|&n| n > 0), "{id} missing: {c:?}");
     }
+    drop(s);
+    forget_session(&format!("{prefix}-gantry"));
 }
 
 #[test]
