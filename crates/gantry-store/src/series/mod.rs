@@ -335,7 +335,9 @@ impl SeriesStore {
         let Some(step) = query.step_ms else {
             return self.raw_points(id, query);
         };
-        let source = rollup_for(query.start_ms, query.end_ms, step).unwrap_or(Source::Points);
+        let Some(source) = rollup_for(query.start_ms, query.end_ms, step) else {
+            return self.split_range(id, query, step);
+        };
         let sql = downsample_sql(source, query.agg);
         let mut stmt = self.conn.prepare_cached(&sql).at(&self.path)?;
         let rows = stmt
@@ -396,6 +398,76 @@ impl SeriesStore {
             .prepare_cached("SELECT id FROM series WHERE name = ?1")
             .and_then(|mut s| s.query_row([name], |r| r.get(0)).optional())
             .at(&self.path)
+    }
+
+    /// A downsampled range whose bounds are not on the rollups' edges:
+    /// the whole minutes (hours) inside it come from the rollup, the ragged
+    /// ends from the points, and the partial aggregates of each step are
+    /// merged, so a long range off the hour still reads few rows.
+    fn split_range(
+        &self,
+        id: i64,
+        query: &RangeQuery,
+        step: i64,
+    ) -> Result<Vec<(i64, f64)>, StoreError> {
+        let (start, end) = (query.start_ms, query.end_ms);
+        let unit = [HOUR_MS, MINUTE_MS].into_iter().find(|u| step % u == 0);
+        let inner = unit.map(|u| {
+            (
+                start + (u - start.rem_euclid(u)) % u,
+                end - end.rem_euclid(u),
+                u,
+            )
+        });
+        let mut parts = Vec::new();
+        match inner {
+            Some((from, to, unit)) if from < to => {
+                let table = if unit == HOUR_MS {
+                    Source::Hours
+                } else {
+                    Source::Minutes
+                };
+                parts.push((Source::Points, start, from));
+                parts.push((table, from, to));
+                parts.push((Source::Points, to, end));
+            }
+            _ => parts.push((Source::Points, start, end)),
+        }
+        let mut steps: BTreeMap<i64, Partial> = BTreeMap::new();
+        for (source, from, to) in parts {
+            if from >= to {
+                continue;
+            }
+            let mut stmt = self
+                .conn
+                .prepare_cached(&partial_sql(source, query.agg))
+                .at(&self.path)?;
+            let rows = stmt
+                .query_map(params![id, from, to, step], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        Partial {
+                            n: r.get(1)?,
+                            sum: r.get(2)?,
+                            min: r.get(3)?,
+                            max: r.get(4)?,
+                            last: (r.get(6)?, r.get(5)?),
+                        },
+                    ))
+                })
+                .at(&self.path)?;
+            for row in rows {
+                let (at, partial) = row.at(&self.path)?;
+                steps
+                    .entry(at)
+                    .and_modify(|p| p.merge(&partial))
+                    .or_insert(partial);
+            }
+        }
+        Ok(steps
+            .into_iter()
+            .map(|(at, p)| (at, p.value(query.agg)))
+            .collect())
     }
 
     fn raw_points(&self, id: i64, query: &RangeQuery) -> Result<Vec<(i64, f64)>, StoreError> {
@@ -543,6 +615,67 @@ fn downsample_sql(source: Source, agg: Agg) -> String {
     format!(
         "SELECT {ts} - (({ts} % ?4) + ?4) % ?4 AS step, {value} FROM {table} \
          WHERE series = ?1 AND {ts} >= ?2 AND {ts} < ?3 GROUP BY step ORDER BY step"
+    )
+}
+
+/// One step's aggregate over part of its span.
+#[derive(Debug, Clone, Copy)]
+struct Partial {
+    n: i64,
+    sum: f64,
+    min: f64,
+    max: f64,
+    /// Time and value of the newest point.
+    last: (i64, f64),
+}
+
+impl Partial {
+    fn merge(&mut self, other: &Partial) {
+        self.n += other.n;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        if other.last.0 > self.last.0 {
+            self.last = other.last;
+        }
+    }
+
+    fn value(&self, agg: Agg) -> f64 {
+        match agg {
+            Agg::Avg => self.sum / self.n as f64,
+            Agg::Min => self.min,
+            Agg::Max => self.max,
+            Agg::Sum => self.sum,
+            Agg::Count => self.n as f64,
+            Agg::Last => self.last.1,
+        }
+    }
+}
+
+/// Partial aggregates per step of one source: step, n, sum, min, max,
+/// the newest value and its time (parameters: series, start, end, step).
+/// SQLite takes a bare column from the row of the query's one `max()`,
+/// so `last` is asked alone, with placeholders for min and max.
+fn partial_sql(source: Source, agg: Agg) -> String {
+    let (table, ts, rollup) = match source {
+        Source::Points => ("points", "ts", false),
+        Source::Minutes => ("rollup_1m", "bucket", true),
+        Source::Hours => ("rollup_1h", "bucket", true),
+    };
+    let (n, sum) = if rollup {
+        ("sum(n)", "sum(sum)")
+    } else {
+        ("count(*)", "sum(value)")
+    };
+    let rest = match (agg, rollup) {
+        (Agg::Last, false) => "0.0, 0.0, value, max(ts)",
+        (Agg::Last, true) => "0.0, 0.0, last_value, max(last_ts)",
+        (_, false) => "min(value), max(value), 0.0, 0",
+        (_, true) => "min(min), max(max), 0.0, 0",
+    };
+    format!(
+        "SELECT {ts} - (({ts} % ?4) + ?4) % ?4 AS step, {n}, {sum}, {rest} \
+         FROM {table} WHERE series = ?1 AND {ts} >= ?2 AND {ts} < ?3 GROUP BY step"
     )
 }
 

@@ -324,3 +324,55 @@ fn points_are_queued_for_registered_sinks_until_each_has_them() {
         .unwrap();
     assert_eq!(queued, 0);
 }
+
+#[test]
+fn ranges_off_the_rollup_edges_equal_the_points_answer() {
+    let (_dir, mut store) = store();
+    // Three hours a second apart, values that are not the index, so
+    // `last` and `min` tell rows apart.
+    let points: Vec<Point> = (0..3 * 3600)
+        .map(|s| point("s", T0 + s * 1000, ((s * 7919) % 1000) as f64 / 10.0))
+        .collect();
+    store.write(&points).unwrap();
+    for (start, end, step) in [
+        (T0 + 1_500, T0 + 3 * 3_600_000 - 2_500, 3_600_000),
+        (T0 + 61_000, T0 + 2 * 3_600_000 + 59_000, 300_000),
+        (T0 - 30_000, T0 + 600_000 + 1, 60_000),
+    ] {
+        for agg in Agg::ALL {
+            let got = store
+                .range(&query("s", start, end, Some(step), agg))
+                .unwrap();
+            // The answer worked out from the points one by one.
+            let mut want: BTreeMap<i64, Vec<(i64, f64)>> = BTreeMap::new();
+            for p in points
+                .iter()
+                .filter(|p| p.time_ms >= start && p.time_ms < end)
+            {
+                want.entry(step_start(p.time_ms, step))
+                    .or_default()
+                    .push((p.time_ms, p.value));
+            }
+            let want: Vec<(i64, f64)> = want
+                .into_iter()
+                .map(|(at, v)| {
+                    let values = v.iter().map(|(_, x)| *x);
+                    let value = match agg {
+                        Agg::Avg => values.sum::<f64>() / v.len() as f64,
+                        Agg::Min => values.fold(f64::INFINITY, f64::min),
+                        Agg::Max => values.fold(f64::NEG_INFINITY, f64::max),
+                        Agg::Sum => values.sum(),
+                        Agg::Count => v.len() as f64,
+                        Agg::Last => v.iter().max_by_key(|(t, _)| *t).unwrap().1,
+                    };
+                    (at, value)
+                })
+                .collect();
+            assert_eq!(got.len(), want.len(), "{agg} {start}..{end} by {step}");
+            for ((ta, a), (tb, b)) in got.iter().zip(&want) {
+                assert_eq!(ta, tb, "{agg}");
+                assert!((a - b).abs() < 1e-6, "{agg} at {ta}: {a} != {b}");
+            }
+        }
+    }
+}
