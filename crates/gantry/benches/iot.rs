@@ -344,7 +344,7 @@ fn range_run(dir: &Path, n: u64) {
             300_000,
         ),
         (
-            "step 1h, bounds off the hour (points)",
+            "step 1h, bounds off the hour (hour rollup inside, points at the ends)",
             t0 + 1000,
             end,
             hour,
