@@ -190,6 +190,13 @@ fn parse_compact(b: &[u8]) -> Option<NaiveDateTime> {
 /// China Standard Time is UTC+8 all year.
 const CST_OFFSET_S: i64 = 8 * 3600;
 
+/// The China Standard Time wall clock at `epoch_ms` (UTC milliseconds),
+/// or `None` outside chrono's range.
+pub fn china_time_of_ms(epoch_ms: i64) -> Option<NaiveDateTime> {
+    let utc = chrono::DateTime::from_timestamp_millis(epoch_ms)?.naive_utc();
+    utc.checked_add_signed(TimeDelta::seconds(CST_OFFSET_S))
+}
+
 /// Appends a time the canonical way ("2023-12-01 08:00:00") without allocating.
 pub fn write_pass_time(time: NaiveDateTime, out: &mut String) {
     fn two(out: &mut String, v: u32) {

@@ -28,6 +28,16 @@ pub trait PointSink: Send {
     fn send(&mut self, points: &[Queued]) -> anyhow::Result<()>;
 }
 
+/// The HTTP client of an HTTP sink (`what` names it in the error): no
+/// proxy, as the sinks sit beside gantry, and a bounded wait.
+pub fn http_client(what: &str) -> anyhow::Result<reqwest::blocking::Client> {
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .with_context(|| format!("cannot create the {what} HTTP client"))
+}
+
 /// A running forwarder; [`stop`](Forwarder::stop) ends it.
 pub struct Forwarder {
     stop: Arc<AtomicBool>,

@@ -4,13 +4,12 @@
 //! answer changes nothing.
 
 use std::fmt::Write as _;
-use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use gantry_store::series::Queued;
 use reqwest::blocking::{Client, RequestBuilder};
 
-use super::forward::PointSink;
+use super::forward::{http_client, PointSink};
 use crate::config::InfluxConfig;
 
 pub struct InfluxSink {
@@ -21,11 +20,7 @@ pub struct InfluxSink {
 
 impl InfluxSink {
     pub fn new(config: &InfluxConfig) -> anyhow::Result<Self> {
-        let client = Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .context("cannot create the InfluxDB HTTP client")?;
+        let client = http_client("InfluxDB")?;
         Ok(InfluxSink {
             client,
             config: config.clone(),

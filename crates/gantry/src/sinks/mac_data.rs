@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use chrono::{DateTime, TimeDelta};
+use gantry_core::time::china_time_of_ms;
 use gantry_store::series::Queued;
 use mysql::prelude::Queryable;
 use mysql::{Opts, OptsBuilder, Pool, Value};
@@ -128,12 +128,8 @@ fn identifier(name: &str) -> bool {
 
 /// Epoch ms as China Standard Time, `YYYY-MM-DD HH:MM:SS.mmm`.
 fn china_time(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms)
-        .map(|t| {
-            (t.naive_utc() + TimeDelta::hours(8))
-                .format("%Y-%m-%d %H:%M:%S%.3f")
-                .to_string()
-        })
+    china_time_of_ms(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
         .unwrap_or_default()
 }
 

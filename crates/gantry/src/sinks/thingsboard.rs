@@ -4,14 +4,13 @@
 //! millisecond travel in one object.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use gantry_store::series::Queued;
 use reqwest::blocking::Client;
 use serde::Serialize;
 
-use super::forward::PointSink;
+use super::forward::{http_client, PointSink};
 use crate::config::ThingsboardConfig;
 
 pub struct ThingsboardSink {
@@ -27,11 +26,7 @@ struct Telemetry<'a> {
 
 impl ThingsboardSink {
     pub fn new(config: &ThingsboardConfig) -> anyhow::Result<Self> {
-        let client = Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .context("cannot create the ThingsBoard HTTP client")?;
+        let client = http_client("ThingsBoard")?;
         Ok(ThingsboardSink {
             client,
             config: config.clone(),
