@@ -5,7 +5,8 @@
 #
 #   scripts/services.sh up      MariaDB :3306 and a second instance :3307,
 #                               Redis :6379, Mosquitto :1883, the tansu Kafka broker :19092,
-#                               InfluxDB 1.x :18086 (Debian's package)
+#                               InfluxDB 1.x :18086 (Debian's package); installs
+#                               Apache httpd (apache2-bin) for the WebDAV archive test
 #   scripts/services.sh down    stops what this script started (not :3306, not Redis)
 #   scripts/services.sh env     prints the GANTRY_TEST_* variables the tests read
 #
@@ -165,6 +166,17 @@ CONF
     }
 }
 
+# Apache httpd's binary and modules (Debian's apache2-bin, no service):
+# the archive test runs its own WebDAV server (mod_dav) with it.
+apache_httpd() {
+    if [ -x /usr/sbin/apache2 ]; then return; fi
+    log "installing Apache httpd (Debian package apache2-bin) for the WebDAV archive test"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq apache2-bin >/dev/null
+}
+
 down() {
     local dir=$STATE/mariadb-$MARIADB2_PORT
     if [ -f "$dir/mariadbd.pid" ]; then
@@ -197,6 +209,7 @@ up)
     mosquitto
     [ "${GANTRY_SKIP_KAFKA:-}" = 1 ] || kafka
     [ "${GANTRY_SKIP_KAFKA:-}" = 1 ] || influxdb
+    apache_httpd
     log "up: MariaDB 3306 and $MARIADB2_PORT, Redis 6379, Mosquitto 1883, Kafka $KAFKA_PORT, InfluxDB $INFLUX_PORT"
     ;;
 down) down ;;

@@ -9,5 +9,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # a Kafka-protocol broker), started or installed when missing.
 scripts/services.sh up
 eval "$(scripts/services.sh env)"
+# Independent Parquet readers the archive test reads the archive back with.
+python3 -c 'import duckdb, pyarrow' 2>/dev/null ||
+    pip install --quiet --disable-pip-version-check duckdb==2.0.1 pyarrow==26.0.1
 cargo test --workspace --locked
 scripts/browser-test.sh

@@ -20,6 +20,7 @@
 mod agg;
 mod line_protocol;
 mod payload;
+pub mod retention;
 
 use std::collections::BTreeMap;
 

@@ -6,11 +6,12 @@
 //! A range query whose step and bounds fall on whole minutes (hours) reads
 //! the minute (hour) rollup instead of the points, so a day of per-second
 //! readings downsampled to minutes reads 1,440 rows, not 86,400; rollups
-//! outlive the points [`SeriesStore::drop_points_before`] removes.
+//! outlive the points [`SeriesStore::apply_retention`] removes.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use gantry_core::iot::retention::RetentionPolicy;
 use gantry_core::iot::{step_start, Agg, Point};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
@@ -200,6 +201,19 @@ impl SeriesStore {
         rows.collect::<rusqlite::Result<_>>().at(&self.path)
     }
 
+    /// The queue position `sink` has every point through, or `None` for
+    /// a sink never registered.
+    pub fn cursor(&self, sink: &str) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT seq FROM forward_cursor WHERE sink = ?1",
+                [sink],
+                |r| r.get(0),
+            )
+            .optional()
+            .at(&self.path)
+    }
+
     /// `sink` has every queued point through `seq`; points every sink
     /// has are dropped from the queue.
     pub fn forwarded(&mut self, sink: &str, seq: i64) -> Result<(), StoreError> {
@@ -373,19 +387,40 @@ impl SeriesStore {
         rows.collect::<rusqlite::Result<_>>().at(&self.path)
     }
 
-    /// Retention: drops the points older than `before_ms` of the series
-    /// whose name starts with `prefix` (a measurement, a device; "" for
-    /// all), keeping their rollups and latest values. Returns how many.
-    pub fn drop_points_before(&mut self, prefix: &str, before_ms: i64) -> Result<u64, StoreError> {
-        let dropped = self
-            .conn
-            .execute(
-                "DELETE FROM points WHERE ts < ?1 AND series IN \
-                 (SELECT id FROM series WHERE substr(name, 1, length(?2)) = ?2)",
-                params![before_ms, prefix],
-            )
-            .at(&self.path)?;
-        Ok(dropped as u64)
+    /// Retention by `policy` at `now_ms`: drops each series' points older
+    /// than its measurement's days, a series at a time (short write locks
+    /// between ingest), keeping rollups and latest values. Returns how many.
+    pub fn apply_retention(
+        &mut self,
+        policy: &RetentionPolicy,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        if !policy.drops_anything() {
+            return Ok(0);
+        }
+        let series: Vec<(i64, String)> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT id, name FROM series")
+                .at(&self.path)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .at(&self.path)?;
+            rows.collect::<rusqlite::Result<_>>().at(&self.path)?
+        };
+        let mut dropped = 0;
+        for (id, name) in series {
+            let Some(days) = policy.days_for(&name) else {
+                continue;
+            };
+            let before_ms = now_ms.saturating_sub(i64::from(days) * 86_400_000);
+            dropped += self
+                .conn
+                .prepare_cached("DELETE FROM points WHERE series = ?1 AND ts < ?2")
+                .and_then(|mut s| s.execute(params![id, before_ms]))
+                .at(&self.path)? as u64;
+        }
+        Ok(dropped)
     }
 
     /// Whether a series of that name has ever had a point.

@@ -142,11 +142,20 @@ fn rollups_answer_exactly_what_the_points_answer() {
 }
 
 #[test]
-fn retention_drops_points_of_one_prefix_and_keeps_rollups() {
+fn retention_drops_old_points_of_one_measurement_and_keeps_rollups() {
     let (_dir, mut store) = store();
     store.write(&per_second("pi-01/temperature", 120)).unwrap();
     store.write(&per_second("pi-02/humidity", 120)).unwrap();
-    let dropped = store.drop_points_before("pi-01/", T0 + 60_000).unwrap();
+    store.write(&per_second("pi-010/humidity", 120)).unwrap();
+    // pi-01 keeps a day: at one day and a minute past T0, its first
+    // minute goes; pi-02 and pi-010 (another device) keep everything.
+    let policy = RetentionPolicy {
+        default_days: 0,
+        by_measurement: [("pi-01".to_owned(), 1)].into(),
+    };
+    let dropped = store
+        .apply_retention(&policy, T0 + 86_400_000 + 60_000)
+        .unwrap();
     assert_eq!(dropped, 60);
     let raw = |s: &str| {
         store
@@ -156,6 +165,7 @@ fn retention_drops_points_of_one_prefix_and_keeps_rollups() {
     };
     assert_eq!(raw("pi-01/temperature"), 60);
     assert_eq!(raw("pi-02/humidity"), 120);
+    assert_eq!(raw("pi-010/humidity"), 120);
     let counts = store
         .range(&query(
             "pi-01/temperature",

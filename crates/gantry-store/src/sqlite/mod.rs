@@ -23,7 +23,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use gantry_core::{CheckpointDirectory, ShardRouter};
+use gantry_core::{CheckpointDirectory, Pass, ShardRouter};
 
 use self::shard::ShardDb;
 use crate::fanout::Shards;
@@ -203,6 +203,31 @@ impl SqliteStore {
     /// The file of shard `index`.
     pub fn shard_path(&self, index: usize) -> PathBuf {
         shard_path(&self.dir, index)
+    }
+
+    /// Up to `limit` passes of shard `index` stored after row `rowid`, in
+    /// storage order, with their rowids (see [`ShardDb::passes_after`]).
+    pub fn passes_after(
+        &self,
+        index: usize,
+        rowid: i64,
+        limit: u64,
+    ) -> Result<Vec<(i64, Pass)>, StoreError> {
+        self.shard(index)?.passes_after(rowid, limit)
+    }
+
+    /// Passes of shard `index` stored after row `rowid`.
+    pub fn count_after(&self, index: usize, rowid: i64) -> Result<u64, StoreError> {
+        self.shard(index)?.count_after(rowid)
+    }
+
+    fn shard(&self, index: usize) -> Result<&ShardDb, StoreError> {
+        self.live()?
+            .get(index)
+            .ok_or_else(|| StoreError::BadMetadata {
+                path: self.dir.clone(),
+                message: format!("no shard {index}: the store has {}", self.shards.len()),
+            })
     }
 
     pub fn is_bulk(&self) -> bool {

@@ -701,21 +701,7 @@ impl ShardDb {
     }
 
     fn passes(&self, sql: &str, params: &[Value]) -> Result<Vec<Pass>, StoreError> {
-        let rows = self.query_values(sql, params, |r| {
-            Ok((
-                Pass {
-                    id: r.get(0)?,
-                    district: r.get(1)?,
-                    checkpoint: r.get(2)?,
-                    direction: r.get(3)?,
-                    time: NaiveDateTime::default(),
-                    plate_type: r.get(5)?,
-                    plate: r.get(6)?,
-                    brand: r.get(7)?,
-                },
-                r.get::<_, String>(4)?,
-            ))
-        })?;
+        let rows = self.query_values(sql, params, pass_row)?;
         rows.into_iter()
             .map(|(mut pass, gcsj)| {
                 pass.time = self.time(&gcsj)?;
@@ -723,6 +709,48 @@ impl ShardDb {
             })
             .collect()
     }
+
+    /// Up to `limit` passes stored after row `rowid`, in storage order,
+    /// each with its rowid: a position a reader (the archive) can resume
+    /// from, as rows only ever append.
+    pub fn passes_after(&self, rowid: i64, limit: u64) -> Result<Vec<(i64, Pass)>, StoreError> {
+        let sql = format!(
+            "SELECT {PASS_COLUMNS}, rowid FROM passes WHERE rowid > ? ORDER BY rowid LIMIT ?"
+        );
+        let params = [Value::Integer(rowid), Value::Integer(clamp_i64(limit))];
+        let rows = self.query_values(&sql, &params, |r| Ok((pass_row(r)?, r.get(8)?)))?;
+        rows.into_iter()
+            .map(|((mut pass, gcsj), rowid)| {
+                pass.time = self.time(&gcsj)?;
+                Ok((rowid, pass))
+            })
+            .collect()
+    }
+
+    /// How many passes are stored after row `rowid`.
+    pub fn count_after(&self, rowid: i64) -> Result<u64, StoreError> {
+        self.query_u64(
+            "SELECT count(*) FROM passes WHERE rowid > ?",
+            &[Value::Integer(rowid)],
+        )
+    }
+}
+
+/// A pass from the [`PASS_COLUMNS`] of a row, its time still as stored.
+fn pass_row(r: &Row<'_>) -> rusqlite::Result<(Pass, String)> {
+    Ok((
+        Pass {
+            id: r.get(0)?,
+            district: r.get(1)?,
+            checkpoint: r.get(2)?,
+            direction: r.get(3)?,
+            time: NaiveDateTime::default(),
+            plate_type: r.get(5)?,
+            plate: r.get(6)?,
+            brand: r.get(7)?,
+        },
+        r.get(4)?,
+    ))
 }
 
 fn clamp_i64(n: u64) -> i64 {

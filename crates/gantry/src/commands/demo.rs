@@ -17,8 +17,9 @@ use gantry_store::{SqliteStore, Store};
 use crate::api::{Cors, Feed, LiveStore, Mode, Server, ServerConfig};
 use crate::cli::DemoArgs;
 use crate::clock::china_now_seconds;
-use crate::config::MqttConfig;
+use crate::config::{ArchiveConfig, MqttConfig};
 use crate::pipeline::{Pipeline, BATCH};
+use crate::sinks::archive::Archiver;
 use crate::sinks::mqtt::MqttPublisher;
 use crate::sinks::series::SharedSeries;
 use crate::sources::mqtt::{broker, MqttLink};
@@ -28,6 +29,9 @@ use super::simulate_sensors::Devices;
 
 /// How often batches are written and the live line is printed.
 const TICK: Duration = Duration::from_secs(1);
+
+/// The demo rolls an archive file a minute, so files appear while one looks.
+const ARCHIVE_ROLL_SECS: u64 = 60;
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     if !(args.rate.is_finite() && args.rate > 0.0) {
@@ -68,6 +72,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     let feed = Feed::new();
     let series = SharedSeries::open(&data_dir)?;
+    let archive = start_archive(&data_dir, &series)?;
     let (mqtt, broker) = embedded_mqtt(args.mqtt_port, &series)?;
     let stop = super::stop_flag()?;
     let sensors = start_sensors(args.sensors, broker, Arc::clone(&stop))?;
@@ -109,6 +114,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     let (summary, mut store) = pipeline.finish()?;
     store.close().context("cannot close the store")?;
+    archive.stop();
     if let Some(sensors) = sensors {
         let _ = sensors.join();
     }
@@ -123,6 +129,20 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         data_dir.display()
     );
     Ok(())
+}
+
+/// The Parquet archive of points and passes under `data_dir/archive`.
+fn start_archive(data_dir: &std::path::Path, series: &SharedSeries) -> anyhow::Result<Archiver> {
+    let settings = ArchiveConfig {
+        roll_secs: ARCHIVE_ROLL_SECS,
+        ..ArchiveConfig::default()
+    }
+    .settings(data_dir);
+    println!(
+        "Parquet archive in {} (a file a minute, partitioned by day)",
+        settings.dir.display()
+    );
+    Archiver::start(&settings, Some(series.clone()), Some(data_dir.to_owned()))
 }
 
 /// The in-process broker devices publish to, and the source following it.

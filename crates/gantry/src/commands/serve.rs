@@ -11,11 +11,13 @@ use gantry_store::{SqliteStore, Store};
 use crate::api::{Cors, Feed, Mode, Server, ServerConfig};
 use crate::cli::{ServeArgs, StoreArgs};
 use crate::config::{Config, Engine};
+use crate::sinks::archive::Archiver;
 use crate::sinks::forward::{Forwarder, PointSink};
 use crate::sinks::influxdb::InfluxSink;
 use crate::sinks::kafka::KafkaReadings;
 use crate::sinks::mac_data::MacDataSink;
 use crate::sinks::series::SharedSeries;
+use crate::sinks::series_retention::SeriesRetention;
 use crate::sinks::thingsboard::ThingsboardSink;
 use crate::sources::mqtt::MqttLink;
 
@@ -51,6 +53,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     })?;
     let mqtt = Arc::new(MqttLink::start(config.mqtt.as_ref(), series.clone())?);
     let forwarders = forwarders(&config, &series)?;
+    let archive = archive(&config, dir, &series)?;
+    let retention = SeriesRetention::start(series.clone(), config.series.retention())?;
     let server = Server::start(ServerConfig {
         bind: args.http.bind,
         port: args.http.port,
@@ -83,6 +87,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     mqtt.stop();
     for forwarder in forwarders {
         forwarder.stop();
+    }
+    if let Some(archive) = archive {
+        archive.stop();
+    }
+    if let Some(retention) = retention {
+        retention.stop();
     }
     server.stop()
 }
@@ -120,6 +130,35 @@ pub fn open_readers(
             Ok(Box::new(store) as Box<dyn Store>)
         })
         .collect()
+}
+
+/// The Parquet archive the config asks for: points, and the passes of an
+/// embedded store in `dir`.
+fn archive(
+    config: &Config,
+    dir: &std::path::Path,
+    series: &SharedSeries,
+) -> anyhow::Result<Option<Archiver>> {
+    let Some(archive) = &config.archive else {
+        return Ok(None);
+    };
+    let embedded = config.store.engine == Engine::Sqlite;
+    let data_dir = if embedded {
+        dir
+    } else {
+        &config.store.data_dir
+    };
+    let settings = archive.settings(data_dir);
+    println!("Parquet archive in {}", settings.dir.display());
+    if archive.passes && !embedded {
+        println!("(passes of MySQL shards are not archived: only the embedded store's)");
+    }
+    Archiver::start(
+        &settings,
+        archive.points.then(|| series.clone()),
+        (archive.passes && embedded).then(|| dir.to_owned()),
+    )
+    .map(Some)
 }
 
 /// A forwarder for each external sink of IoT points the config names.

@@ -6,11 +6,12 @@
 //! sentence naming the key and where it came from (file line or variable),
 //! before anything starts.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use gantry_core::iot::retention::RetentionPolicy;
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::Deserialize;
 use toml::de::DeTable;
@@ -40,6 +41,10 @@ pub struct Config {
     pub mac_data: Option<MacDataConfig>,
     /// `None` when the file has no `[thingsboard]` section: no telemetry forwarding.
     pub thingsboard: Option<ThingsboardConfig>,
+    /// `None` when the file has no `[archive]` section: `serve` writes no
+    /// Parquet archive (`demo` always does, under its data dir).
+    pub archive: Option<ArchiveConfig>,
+    pub series: SeriesConfig,
     pub tail: TailConfig,
     pub http: HttpConfig,
 }
@@ -227,6 +232,74 @@ impl Default for ThingsboardConfig {
     }
 }
 
+/// The embedded IoT series store.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SeriesConfig {
+    /// Days of points kept; 0 keeps them for ever.
+    pub retention_days: u32,
+    /// Days per measurement, overriding `retention_days`.
+    pub measurement_retention_days: BTreeMap<String, u32>,
+}
+
+impl SeriesConfig {
+    pub fn retention(&self) -> RetentionPolicy {
+        RetentionPolicy {
+            default_days: self.retention_days,
+            by_measurement: self.measurement_retention_days.clone(),
+        }
+    }
+
+    fn summary(&self) -> String {
+        let overrides: Vec<String> = self
+            .measurement_retention_days
+            .iter()
+            .map(|(m, d)| format!("{m} {d} d"))
+            .collect();
+        let default = match self.retention_days {
+            0 => "for ever".to_owned(),
+            days => format!("{days} days"),
+        };
+        if overrides.is_empty() {
+            format!("points kept {default}")
+        } else {
+            format!("points kept {default}; {}", overrides.join(", "))
+        }
+    }
+}
+
+/// The Parquet archive of IoT points and pass records `serve` keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArchiveConfig {
+    /// Local directory; empty: `archive` under the data dir.
+    pub dir: String,
+    /// An object store (WebDAV over http:// or https://) files move to;
+    /// empty: they stay in `dir`.
+    pub url: String,
+    /// Archive IoT points.
+    pub points: bool,
+    /// Archive pass records (embedded SQLite store only).
+    pub passes: bool,
+    /// A file is written once this many rows wait…
+    pub roll_rows: usize,
+    /// …or the oldest waiting row has waited this many seconds.
+    pub roll_secs: u64,
+}
+
+impl Default for ArchiveConfig {
+    fn default() -> Self {
+        Self {
+            dir: String::new(),
+            url: String::new(),
+            points: true,
+            passes: true,
+            roll_rows: 250_000,
+            roll_secs: 300,
+        }
+    }
+}
+
 /// The MQTT broker IoT devices publish to, followed by `serve` and `demo`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -392,6 +465,10 @@ impl Config {
             .thingsboard
             .as_ref()
             .map_or_else(not_configured, ThingsboardConfig::summary);
+        let archive = self
+            .archive
+            .as_ref()
+            .map_or_else(not_configured, ArchiveConfig::summary);
         [
             format!("store:    {}", self.store.summary()),
             format!("detector: {}", self.detector.summary()),
@@ -401,6 +478,8 @@ impl Config {
             format!("influxdb: {influxdb}"),
             format!("mac_data: {mac_data}"),
             format!("thingsboard: {thingsboard}"),
+            format!("archive:  {archive}"),
+            format!("series:   {}", self.series.summary()),
             format!("tail:     {}", self.tail.summary()),
             format!("http:     {}", self.http.summary()),
         ]
@@ -427,6 +506,9 @@ impl Config {
         }
         if let Some(thingsboard) = &self.thingsboard {
             thingsboard.check()?;
+        }
+        if let Some(archive) = &self.archive {
+            archive.check()?;
         }
         self.tail.check(self.kafka.is_some())?;
         self.http.check()
@@ -502,6 +584,8 @@ fn section_keys(section: &str) -> Option<&'static [&'static str]> {
         "influxdb" => fields_of::<InfluxConfig>(),
         "mac_data" => fields_of::<MacDataConfig>(),
         "thingsboard" => fields_of::<ThingsboardConfig>(),
+        "archive" => fields_of::<ArchiveConfig>(),
+        "series" => fields_of::<SeriesConfig>(),
         "tail" => fields_of::<TailConfig>(),
         "http" => fields_of::<HttpConfig>(),
         _ => return None,
@@ -1079,6 +1163,56 @@ impl MacDataConfig {
     }
 }
 
+impl ArchiveConfig {
+    fn check(&self) -> Result<(), Issue> {
+        let url = &self.url;
+        ensure(
+            url.is_empty() || url.starts_with("http://") || url.starts_with("https://"),
+            &["archive.url"],
+            || format!("archive.url must start with http:// or https://, not \"{url}\""),
+        )?;
+        between("archive.roll_rows", self.roll_rows as u64, 1, 10_000_000)?;
+        between("archive.roll_secs", self.roll_secs, 1, 7 * 24 * 3600)
+    }
+
+    fn summary(&self) -> String {
+        let what = match (self.points, self.passes) {
+            (true, true) => "points and passes",
+            (true, false) => "points",
+            (false, true) => "passes",
+            (false, false) => "nothing",
+        };
+        let dir = if self.dir.is_empty() {
+            "archive/ under the data dir"
+        } else {
+            &self.dir
+        };
+        let moved = if self.url.is_empty() {
+            String::new()
+        } else {
+            format!(", moved to {}", mask_passwords(&self.url))
+        };
+        format!(
+            "{what} to Parquet in {dir}{moved}, a file per {} rows or {} s",
+            self.roll_rows, self.roll_secs
+        )
+    }
+
+    /// Where and how often, with an empty `dir` under `data_dir`.
+    pub fn settings(&self, data_dir: &Path) -> crate::sinks::archive::ArchiveSettings {
+        crate::sinks::archive::ArchiveSettings {
+            dir: if self.dir.is_empty() {
+                data_dir.join("archive")
+            } else {
+                PathBuf::from(&self.dir)
+            },
+            roll_rows: self.roll_rows,
+            roll_after: std::time::Duration::from_secs(self.roll_secs),
+            url: (!self.url.is_empty()).then(|| self.url.clone()),
+        }
+    }
+}
+
 impl ThingsboardConfig {
     fn check(&self) -> Result<(), Issue> {
         let url = &self.url;
@@ -1271,6 +1405,21 @@ mod tests {
     }
 
     #[test]
+    fn series_retention_per_measurement() {
+        let config =
+            parse("[series]\nretention_days = 7\nmeasurement_retention_days = { room = 1 }\n")
+                .unwrap();
+        let policy = config.series.retention();
+        assert_eq!(policy.days_for("room,site=a/co2"), Some(1));
+        assert_eq!(policy.days_for("pi-01/temperature"), Some(7));
+        assert_eq!(config.series.summary(), "points kept 7 days; room 1 d");
+        assert_eq!(
+            Config::default().series.retention(),
+            RetentionPolicy::default()
+        );
+    }
+
+    #[test]
     fn example_parses_and_validates() {
         let config = parse(EXAMPLE).unwrap();
         assert_eq!(config.store.engine, Engine::Sqlite);
@@ -1318,6 +1467,8 @@ mod tests {
                 "influxdb",
                 "mac_data",
                 "thingsboard",
+                "archive",
+                "series",
                 "tail",
                 "http"
             ]

@@ -120,7 +120,7 @@ fn forward(
 }
 
 /// Sleeps `how_long`, or less when asked to stop.
-fn pause(how_long: Duration, stop: &AtomicBool) {
+pub fn pause(how_long: Duration, stop: &AtomicBool) {
     let until = Instant::now() + how_long;
     while !stop.load(Ordering::SeqCst) && Instant::now() < until {
         std::thread::sleep(
