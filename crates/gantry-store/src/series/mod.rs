@@ -8,7 +8,7 @@
 //! readings downsampled to minutes reads 1,440 rows, not 86,400; rollups
 //! outlive the points [`SeriesStore::apply_retention`] removes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use gantry_core::iot::retention::RetentionPolicy;
@@ -143,17 +143,28 @@ impl SeriesStore {
             .and_then(|mut s| s.query_row([], |r| r.get::<_, bool>(0)))
             .at(&path)?;
         let mut written = PointsWritten::default();
+        let mut ids: HashMap<&str, i64> = HashMap::new();
+        let mut additions = Additions::default();
         for point in points {
-            match insert_point(&tx, point).at(&path)? {
-                Some(series) => {
-                    written.inserted += 1;
-                    if forwarding {
-                        queue_point(&tx, series, point).at(&path)?;
-                    }
+            let id = match ids.get(point.series.as_str()) {
+                Some(&id) => id,
+                None => {
+                    let id = series_id_or_insert(&tx, point).at(&path)?;
+                    ids.insert(&point.series, id);
+                    id
                 }
-                None => written.duplicates += 1,
+            };
+            if insert_point(&tx, id, point).at(&path)? {
+                written.inserted += 1;
+                additions.add(id, point);
+                if forwarding {
+                    queue_point(&tx, id, point).at(&path)?;
+                }
+            } else {
+                written.duplicates += 1;
             }
         }
+        additions.apply(&tx).at(&path)?;
         tx.commit().at(&path)?;
         Ok(written)
     }
@@ -349,17 +360,12 @@ impl SeriesStore {
         let Some(step) = query.step_ms else {
             return self.raw_points(id, query);
         };
-        let Some(source) = rollup_for(query.start_ms, query.end_ms, step) else {
-            return self.split_range(id, query, step);
+        let (start, end) = (query.start_ms, query.end_ms);
+        let parts = match rollup_for(start, end, step) {
+            Some(source) => vec![(source, start, end)],
+            None => split_parts(start, end, step),
         };
-        let sql = downsample_sql(source, query.agg);
-        let mut stmt = self.conn.prepare_cached(&sql).at(&self.path)?;
-        let rows = stmt
-            .query_map(params![id, query.start_ms, query.end_ms, step], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?))
-            })
-            .at(&self.path)?;
-        rows.collect::<rusqlite::Result<_>>().at(&self.path)
+        self.downsample(id, &parts, step, query.agg)
     }
 
     /// Count, mean, min and max per series over `[start_ms, end_ms)` — the
@@ -435,73 +441,33 @@ impl SeriesStore {
             .at(&self.path)
     }
 
-    /// A downsampled range whose bounds are not on the rollups' edges:
-    /// the whole minutes (hours) inside it come from the rollup, the ragged
-    /// ends from the points, and the partial aggregates of each step are
-    /// merged, so a long range off the hour still reads few rows.
-    fn split_range(
+    /// One value per step from `parts` (sources and their time spans, in
+    /// time order). Rows are read in time order and folded into steps as
+    /// they come: a `GROUP BY` step would sort every row in a temporary
+    /// b-tree first, which took most of a long range's time.
+    fn downsample(
         &self,
         id: i64,
-        query: &RangeQuery,
+        parts: &[(Source, i64, i64)],
         step: i64,
+        agg: Agg,
     ) -> Result<Vec<(i64, f64)>, StoreError> {
-        let (start, end) = (query.start_ms, query.end_ms);
-        let unit = [HOUR_MS, MINUTE_MS].into_iter().find(|u| step % u == 0);
-        let inner = unit.map(|u| {
-            (
-                start + (u - start.rem_euclid(u)) % u,
-                end - end.rem_euclid(u),
-                u,
-            )
-        });
-        let mut parts = Vec::new();
-        match inner {
-            Some((from, to, unit)) if from < to => {
-                let table = if unit == HOUR_MS {
-                    Source::Hours
-                } else {
-                    Source::Minutes
-                };
-                parts.push((Source::Points, start, from));
-                parts.push((table, from, to));
-                parts.push((Source::Points, to, end));
-            }
-            _ => parts.push((Source::Points, start, end)),
-        }
-        let mut steps: BTreeMap<i64, Partial> = BTreeMap::new();
-        for (source, from, to) in parts {
-            if from >= to {
-                continue;
-            }
-            let mut stmt = self
-                .conn
-                .prepare_cached(&partial_sql(source, query.agg))
-                .at(&self.path)?;
-            let rows = stmt
-                .query_map(params![id, from, to, step], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        Partial {
-                            n: r.get(1)?,
-                            sum: r.get(2)?,
-                            min: r.get(3)?,
-                            max: r.get(4)?,
-                            last: (r.get(6)?, r.get(5)?),
-                        },
-                    ))
-                })
-                .at(&self.path)?;
-            for row in rows {
-                let (at, partial) = row.at(&self.path)?;
-                steps
-                    .entry(at)
-                    .and_modify(|p| p.merge(&partial))
-                    .or_insert(partial);
+        let mut steps: Vec<(i64, Partial)> = Vec::new();
+        for &(source, from, to) in parts.iter().filter(|(_, from, to)| from < to) {
+            let mut stmt = self.conn.prepare_cached(rows_sql(source)).at(&self.path)?;
+            let mut rows = stmt.query(params![id, from, to]).at(&self.path)?;
+            while let Some(row) = rows.next().at(&self.path)? {
+                let (at, partial) = Partial::of_row(source, row).at(&self.path)?;
+                let at = step_start(at, step);
+                match steps.last_mut() {
+                    Some((last, sofar)) if *last == at => sofar.merge(&partial),
+                    _ => steps.push((at, partial)),
+                }
             }
         }
         Ok(steps
             .into_iter()
-            .map(|(at, p)| (at, p.value(query.agg)))
+            .map(|(at, p)| (at, p.value(agg)))
             .collect())
     }
 
@@ -536,34 +502,68 @@ impl SeriesStore {
     }
 }
 
-/// Inserts one point; returns whether it was new, and only then counts it
-/// in the series and its rollups.
-/// Stores a point; its series' id when it is new, `None` when the series
-/// already held a point at that millisecond.
-fn insert_point(tx: &Transaction<'_>, point: &Point) -> rusqlite::Result<Option<i64>> {
-    let id = series_id_or_insert(tx, point)?;
+/// Inserts one point of series `id`; `false` when the series already
+/// held a point at that millisecond.
+fn insert_point(tx: &Transaction<'_>, id: i64, point: &Point) -> rusqlite::Result<bool> {
     let extra =
         (!point.extra.is_empty()).then(|| serde_json::to_string(&point.extra).unwrap_or_default());
-    let new = tx
+    let inserted = tx
         .prepare_cached(
             "INSERT OR IGNORE INTO points (series, ts, value, extra) VALUES (?1, ?2, ?3, ?4)",
         )?
-        .execute(params![id, point.time_ms, point.value, extra])?
-        == 1;
-    if !new {
-        return Ok(None);
+        .execute(params![id, point.time_ms, point.value, extra])?;
+    Ok(inserted == 1)
+}
+
+/// What one write adds to the series rows (count, newest value) and to the
+/// minute and hour rollups, summed per series and bucket so each row is
+/// updated once per write rather than once per point.
+#[derive(Default)]
+struct Additions {
+    series: BTreeMap<i64, Partial>,
+    minutes: BTreeMap<(i64, i64), Partial>,
+    hours: BTreeMap<(i64, i64), Partial>,
+}
+
+impl Additions {
+    fn add(&mut self, id: i64, point: &Point) {
+        let partial = Partial::point(point.time_ms, point.value);
+        merge_into(&mut self.series, id, &partial);
+        merge_into(
+            &mut self.minutes,
+            (id, step_start(point.time_ms, MINUTE_MS)),
+            &partial,
+        );
+        merge_into(
+            &mut self.hours,
+            (id, step_start(point.time_ms, HOUR_MS)),
+            &partial,
+        );
     }
-    tx.prepare_cached(
-        "UPDATE series SET points = points + 1, \
-           last_value = CASE WHEN last_ts IS NULL OR ?2 >= last_ts THEN ?3 ELSE last_value END, \
-           last_ts = max(coalesce(last_ts, ?2), ?2) \
-         WHERE id = ?1",
-    )?
-    .execute(params![id, point.time_ms, point.value])?;
-    for (table, step) in [("rollup_1m", MINUTE_MS), ("rollup_1h", HOUR_MS)] {
-        add_to_rollup(tx, table, id, step_start(point.time_ms, step), point)?;
+
+    fn apply(&self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        for (id, p) in &self.series {
+            tx.prepare_cached(
+                "UPDATE series SET points = points + ?4, \
+                   last_value = CASE WHEN last_ts IS NULL OR ?2 >= last_ts THEN ?3 ELSE last_value END, \
+                   last_ts = max(coalesce(last_ts, ?2), ?2) \
+                 WHERE id = ?1",
+            )?
+            .execute(params![id, p.last.0, p.last.1, p.n])?;
+        }
+        for (table, rows) in [("rollup_1m", &self.minutes), ("rollup_1h", &self.hours)] {
+            for (&(id, bucket), p) in rows {
+                add_to_rollup(tx, table, id, bucket, p)?;
+            }
+        }
+        Ok(())
     }
-    Ok(Some(id))
+}
+
+fn merge_into<K: Ord>(into: &mut BTreeMap<K, Partial>, key: K, partial: &Partial) {
+    into.entry(key)
+        .and_modify(|p| p.merge(partial))
+        .or_insert(*partial);
 }
 
 fn queue_point(tx: &Transaction<'_>, series: i64, point: &Point) -> rusqlite::Result<()> {
@@ -586,25 +586,27 @@ fn series_id_or_insert(tx: &Transaction<'_>, point: &Point) -> rusqlite::Result<
     Ok(tx.last_insert_rowid())
 }
 
-/// `table` is one of two constant names, never user input.
+/// Adds `p` to a rollup row. `table` is one of two constant names, never
+/// user input.
 fn add_to_rollup(
     tx: &Transaction<'_>,
     table: &str,
     id: i64,
     bucket: i64,
-    point: &Point,
+    p: &Partial,
 ) -> rusqlite::Result<()> {
     let sql = format!(
         "INSERT INTO {table} (series, bucket, n, sum, min, max, last_ts, last_value) \
-         VALUES (?1, ?2, 1, ?3, ?3, ?3, ?4, ?3) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
          ON CONFLICT (series, bucket) DO UPDATE SET \
-           n = n + 1, sum = sum + excluded.sum, \
+           n = n + excluded.n, sum = sum + excluded.sum, \
            min = min(min, excluded.min), max = max(max, excluded.max), \
            last_value = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last_value ELSE last_value END, \
            last_ts = max(last_ts, excluded.last_ts)"
     );
-    tx.prepare_cached(&sql)?
-        .execute(params![id, bucket, point.value, point.time_ms])?;
+    tx.prepare_cached(&sql)?.execute(params![
+        id, bucket, p.n, p.sum, p.min, p.max, p.last.0, p.last.1
+    ])?;
     Ok(())
 }
 
@@ -624,33 +626,51 @@ fn rollup_for(start_ms: i64, end_ms: i64, step_ms: i64) -> Option<Source> {
         .map(|(_, source)| source)
 }
 
-/// The query of one (source, aggregation): parameters are the series id,
-/// start, end and step. SQLite returns a bare column of the row holding
-/// `max()`, which gives `last` its value.
-fn downsample_sql(source: Source, agg: Agg) -> String {
-    let (table, ts) = match source {
-        Source::Points => ("points", "ts"),
-        Source::Minutes => ("rollup_1m", "bucket"),
-        Source::Hours => ("rollup_1h", "bucket"),
-    };
-    let value = match (source, agg) {
-        (Source::Points, Agg::Avg) => "avg(value)",
-        (Source::Points, Agg::Min) => "min(value)",
-        (Source::Points, Agg::Max) => "max(value)",
-        (Source::Points, Agg::Sum) => "sum(value)",
-        (Source::Points, Agg::Count) => "count(*)",
-        (Source::Points, Agg::Last) => "value, max(ts)",
-        (_, Agg::Avg) => "sum(sum) / sum(n)",
-        (_, Agg::Min) => "min(min)",
-        (_, Agg::Max) => "max(max)",
-        (_, Agg::Sum) => "sum(sum)",
-        (_, Agg::Count) => "sum(n)",
-        (_, Agg::Last) => "last_value, max(last_ts)",
-    };
-    format!(
-        "SELECT {ts} - (({ts} % ?4) + ?4) % ?4 AS step, {value} FROM {table} \
-         WHERE series = ?1 AND {ts} >= ?2 AND {ts} < ?3 GROUP BY step ORDER BY step"
-    )
+/// The parts of a range whose bounds are off the rollups' edges: the
+/// whole minutes (hours, when the step is whole hours) inside it from the
+/// rollup, the ragged ends from the points — so a long range off the hour
+/// still reads few rows.
+fn split_parts(start: i64, end: i64, step: i64) -> Vec<(Source, i64, i64)> {
+    let unit = [HOUR_MS, MINUTE_MS].into_iter().find(|u| step % u == 0);
+    let inner = unit.map(|u| {
+        (
+            start + (u - start.rem_euclid(u)) % u,
+            end - end.rem_euclid(u),
+            u,
+        )
+    });
+    match inner {
+        Some((from, to, unit)) if from < to => {
+            let rollup = if unit == HOUR_MS {
+                Source::Hours
+            } else {
+                Source::Minutes
+            };
+            vec![
+                (Source::Points, start, from),
+                (rollup, from, to),
+                (Source::Points, to, end),
+            ]
+        }
+        _ => vec![(Source::Points, start, end)],
+    }
+}
+
+/// The rows of a source in `[?2, ?3)` of series `?1`, in time order.
+fn rows_sql(source: Source) -> &'static str {
+    match source {
+        Source::Points => {
+            "SELECT ts, value FROM points WHERE series = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts"
+        }
+        Source::Minutes => {
+            "SELECT bucket, n, sum, min, max, last_ts, last_value FROM rollup_1m \
+             WHERE series = ?1 AND bucket >= ?2 AND bucket < ?3 ORDER BY bucket"
+        }
+        Source::Hours => {
+            "SELECT bucket, n, sum, min, max, last_ts, last_value FROM rollup_1h \
+             WHERE series = ?1 AND bucket >= ?2 AND bucket < ?3 ORDER BY bucket"
+        }
+    }
 }
 
 /// One step's aggregate over part of its span.
@@ -665,6 +685,36 @@ struct Partial {
 }
 
 impl Partial {
+    fn point(ts: i64, value: f64) -> Partial {
+        Partial {
+            n: 1,
+            sum: value,
+            min: value,
+            max: value,
+            last: (ts, value),
+        }
+    }
+
+    /// The time and aggregate of one row of [`rows_sql`].
+    fn of_row(source: Source, row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Partial)> {
+        Ok(match source {
+            Source::Points => {
+                let (ts, value) = (row.get(0)?, row.get(1)?);
+                (ts, Partial::point(ts, value))
+            }
+            Source::Minutes | Source::Hours => {
+                let partial = Partial {
+                    n: row.get(1)?,
+                    sum: row.get(2)?,
+                    min: row.get(3)?,
+                    max: row.get(4)?,
+                    last: (row.get(5)?, row.get(6)?),
+                };
+                (row.get(0)?, partial)
+            }
+        })
+    }
+
     fn merge(&mut self, other: &Partial) {
         self.n += other.n;
         self.sum += other.sum;
@@ -685,33 +735,6 @@ impl Partial {
             Agg::Last => self.last.1,
         }
     }
-}
-
-/// Partial aggregates per step of one source: step, n, sum, min, max,
-/// the newest value and its time (parameters: series, start, end, step).
-/// SQLite takes a bare column from the row of the query's one `max()`,
-/// so `last` is asked alone, with placeholders for min and max.
-fn partial_sql(source: Source, agg: Agg) -> String {
-    let (table, ts, rollup) = match source {
-        Source::Points => ("points", "ts", false),
-        Source::Minutes => ("rollup_1m", "bucket", true),
-        Source::Hours => ("rollup_1h", "bucket", true),
-    };
-    let (n, sum) = if rollup {
-        ("sum(n)", "sum(sum)")
-    } else {
-        ("count(*)", "sum(value)")
-    };
-    let rest = match (agg, rollup) {
-        (Agg::Last, false) => "0.0, 0.0, value, max(ts)",
-        (Agg::Last, true) => "0.0, 0.0, last_value, max(last_ts)",
-        (_, false) => "min(value), max(value), 0.0, 0",
-        (_, true) => "min(min), max(max), 0.0, 0",
-    };
-    format!(
-        "SELECT {ts} - (({ts} % ?4) + ?4) % ?4 AS step, {n}, {sum}, {rest} \
-         FROM {table} WHERE series = ?1 AND {ts} >= ?2 AND {ts} < ?3 GROUP BY step"
-    )
 }
 
 fn check_range(query: &RangeQuery) -> Result<(), StoreError> {
