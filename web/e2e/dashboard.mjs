@@ -306,7 +306,7 @@ try {
   // ------------------------------------------------------------ IoT sensors
   // The demo publishes simulated sensors (dev-01 … dev-06) to its embedded MQTT broker;
   // the page charts them from /api/iot/series, each series' history and the stream's
-  // `points` events.
+  // `points` events, with their forecasts dashed, and tables their window aggregates.
   step(`IoT ${url('iot.html')}`);
   await page.goto(url('iot.html'));
   check((await page.title()).includes('物联网监测'), `IoT page title is "${await page.title()}"`);
@@ -336,6 +336,38 @@ try {
   await page.waitForSelector('#stats-rows tr[data-series]').catch(() => {
     throw new Failure('the IoT stats table shows no series');
   });
+  // streaming windows: a row per series from /api/iot/windows (then the stream's `window` events)
+  await page
+    .waitForFunction(() => document.querySelectorAll('#window-rows tr[data-series]').length >= 3)
+    .catch(async () => {
+      throw new Failure(`the windows table lists fewer than 3 series: ${await page.textContent('#window-rows')}`);
+    });
+  const windowRows = await page.evaluate(() =>
+    [...document.querySelectorAll('#window-rows tr[data-series]')].map((tr) => ({
+      id: tr.dataset.series,
+      counts: [...tr.querySelectorAll('td.iot-window-cell')].map((td) => Number(td.dataset.count ?? 0)),
+      text: tr.textContent?.replace(/\s+/g, ' ').trim(),
+    })),
+  );
+  check(
+    windowRows.every((r) => r.counts.length === 2 && r.counts.every((n) => n > 0)),
+    `a windows row lacks a 1-min or 5-min window: ${JSON.stringify(windowRows.slice(0, 4))}`,
+  );
+  step(`IoT: ${windowRows.length} rows of windows, e.g. ${windowRows[0].text}`);
+  // forecast overlay: a dashed line after a series once it has 2.5 min of history
+  await page
+    .waitForFunction(() => [...document.querySelectorAll('#iot-charts .chart')].some((el) => Number(el.dataset.forecasts) > 0), null, {
+      timeout: 240_000,
+    })
+    .catch(() => {
+      throw new Failure('no IoT chart draws a forecast overlay');
+    });
+  const forecast = await page.evaluate(() => {
+    const el = [...document.querySelectorAll('#iot-charts .chart')].find((c) => Number(c.dataset.forecasts) > 0);
+    return { field: el?.dataset.field, lines: el?.dataset.forecasts, note: el?.closest('.iot-chart')?.querySelector('.iot-forecast-note')?.textContent ?? '' };
+  });
+  check(forecast.note.includes('MAE'), `the forecast overlay of ${forecast.field} has no backtest note: ${JSON.stringify(forecast)}`);
+  step(`IoT: forecast overlay on ${forecast.field} (${forecast.lines} lines): ${forecast.note}`);
   const iot = await page.evaluate(() => ({
     series: [...document.querySelectorAll('#iot-table tbody tr[data-series]')].map((tr) => tr.dataset.series),
     charts: [...document.querySelectorAll('#iot-charts .chart')].map((el) => `${el.dataset.field}=${el.dataset.points}`),

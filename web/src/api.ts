@@ -204,6 +204,60 @@ export interface IotPoint {
   value: number;
 }
 
+/** One window's aggregate (`/api/iot/windows`, the stream's `window` event). */
+export interface IotWindow {
+  /** Epoch ms, inclusive. */
+  start: number;
+  /** Epoch ms, exclusive. */
+  end: number;
+  count: number;
+  sum: number;
+  avg: number;
+  min: number;
+  max: number;
+  last: number;
+  last_ts: number;
+}
+
+export interface IotSeriesWindows {
+  id: string;
+  watermark: number | null;
+  /** The newest closed windows, oldest first. */
+  closed: IotWindow[];
+  /** The windows still open, oldest first (the last is the current one). */
+  open: IotWindow[];
+}
+
+export interface IotWindows {
+  kind: 'tumbling' | 'sliding';
+  size_ms: number;
+  slide_ms: number;
+  lateness_ms: number;
+  live: boolean;
+  series: IotSeriesWindows[];
+}
+
+/** The stream's `window` event: a live window that closed. */
+export interface IotWindowEvent extends IotWindow {
+  series: string;
+  kind: 'tumbling' | 'sliding';
+  size_ms: number;
+  slide_ms: number;
+}
+
+/** `/api/iot/forecast/{id}`: the next step means and the model's backtest. */
+export interface IotForecast {
+  id: string;
+  step_ms: number;
+  model: string;
+  history_steps: number;
+  history_start: number;
+  last_step: number;
+  /** `[step start, predicted mean]`. */
+  points: Array<[number, number]>;
+  backtest: { steps: number; model_mae: number; baseline_mae: number; baseline: string };
+}
+
 export interface PublishResult {
   status: string;
   topic: string;
@@ -233,6 +287,9 @@ export const api = {
   iotSeries: () => getJson<IotSeries[]>('/api/iot/series'),
   iotRange: (id: string, params: Params, signal?: AbortSignal) => getJson<IotRange>(seriesPath(id), params, signal),
   iotStats: (window: string) => getJson<IotStat[]>('/api/iot/stats', { window }),
+  iotWindows: (params: Params) => getJson<IotWindows>('/api/iot/windows', params),
+  iotForecast: (id: string, params: Params, signal?: AbortSignal) =>
+    getJson<IotForecast>('/api/iot/forecast/' + id.split('/').map(encodeURIComponent).join('/'), params, signal),
   /** Publishes on the server's MQTT broker; the payload goes out as it is. */
   publish: (topic: string, payload: string) => postJson<PublishResult>('/publish/', { topic, payload }),
   latest: (id: string) => postJson<LatestValue>('/get_data/', { id }),

@@ -1,13 +1,25 @@
-// 物联网监测: live sensor curves (one chart per field, one line per device), the latest
-// value of every series and per-series stats, kept current by the `points` and `tick`
-// events of /api/stream (no polling loops); an MQTT publish form and a latest-value
-// lookup on the classic IoT app's /publish/ and /get_data/.
+// 物联网监测: live sensor curves (one chart per field, one line per device) with each
+// series' forecast drawn dashed after it, the latest value of every series, per-series
+// stats and the streaming window aggregates (1-min tumbling, 5-min sliding), kept current
+// by the `points`, `window` and `tick` events of /api/stream (no polling loops); an MQTT
+// publish form and a latest-value lookup on the classic IoT app's /publish/ and /get_data/.
 import './style.css';
 import { LineChart } from 'echarts/charts';
 import { GridComponent, LegendComponent, TooltipComponent } from 'echarts/components';
 import * as echarts from 'echarts/core';
 import { CanvasRenderer } from 'echarts/renderers';
-import { api, ApiError, type IotPoint, type IotSeries, type IotStat, type LatestValue, type PublishResult } from './api';
+import {
+  api,
+  ApiError,
+  type IotForecast,
+  type IotPoint,
+  type IotSeries,
+  type IotStat,
+  type IotWindow,
+  type IotWindowEvent,
+  type LatestValue,
+  type PublishResult,
+} from './api';
 import { CST_OFFSET_MS, escapeHtml, fmtNum, formatEpoch } from './format';
 import { fieldName, initI18n, onLangChange, t } from './i18n';
 import { C, FONT, MOTION, PALETTE, tooltip } from './theme';
@@ -32,6 +44,29 @@ const STATS_REFRESH_MS = 5000;
 const RENDER_DELAY_MS = 500;
 /** A series first seen on the stream has its tags fetched after this delay (new ones batch up). */
 const SERIES_REFRESH_DELAY_MS = 1000;
+/** Forecasts: one mean per step, this many steps ahead, re-fetched on a tick at most this often. */
+const FORECAST_STEP = '5s';
+const FORECAST_HORIZON = 24;
+const FORECAST_SPAN_MS = 5000 * FORECAST_HORIZON;
+const FORECAST_REFRESH_MS = 15_000;
+/**
+ * A series is forecast once the page has this much of it: the model needs 24 steps
+ * (asking sooner would only get a 422).
+ */
+const FORECAST_MIN_SPAN_MS = 5000 * 30;
+
+/** The live window kinds of the windows table: how the API is asked, and how their `window` events are told apart. */
+const WINDOW_KINDS = [
+  { key: 'tumbling', params: { kind: 'tumbling', size: '1m' }, sizeMs: 60_000, slideMs: 60_000 },
+  { key: 'sliding', params: { kind: 'sliding', size: '5m', slide: '1m' }, sizeMs: 300_000, slideMs: 60_000 },
+] as const;
+type WindowKey = (typeof WINDOW_KINDS)[number]['key'];
+
+/** The window a table cell shows: the newest closed one, else the current open one. */
+interface ShownWindow {
+  window: IotWindow;
+  open: boolean;
+}
 
 initI18n();
 
@@ -64,6 +99,14 @@ const state = {
   received: 0,
   publish: null as { ok: true; result: PublishResult } | { ok: false; message: string } | null,
   read: null as { ok: true; result: LatestValue } | { ok: false; message: string } | null,
+  /** Per series, the window each kind's cell shows. */
+  windows: new Map<string, Partial<Record<WindowKey, ShownWindow>>>(),
+  windowsLoaded: false,
+  latenessMs: 5000,
+  /** Per series, its newest forecast (absent: none yet, or too little history). */
+  forecasts: new Map<string, IotForecast>(),
+  /** When each series' forecast was last asked for. */
+  forecastAsked: new Map<string, number>(),
 };
 
 // ---------------------------------------------------------------- series
@@ -209,7 +252,8 @@ function chartFor(field: string): { el: HTMLElement; chart: Chart } {
   panel.className = 'panel iot-chart';
   panel.dataset.field = field;
   panel.innerHTML = `<h2 class="panel-title"><span class="iot-field"></span><span class="iot-field-id"></span><span class="as-of"></span></h2>
-    <div class="panel-body"><div class="chart" data-points="0"></div></div>`;
+    <div class="panel-body"><div class="chart" data-points="0" data-forecasts="0"></div></div>
+    <p class="note iot-forecast-note"></p>`;
   $('iot-charts').append(panel);
   const el = panel.querySelector<HTMLElement>('.chart') as HTMLElement;
   el.dataset.field = field;
@@ -243,6 +287,8 @@ function renderChart(field: string, now: number): void {
   // The axis shows China Standard Time, like the rest of the dashboard: UTC fields, shifted.
   const shift = CST_OFFSET_MS;
   let drawn = 0;
+  const forecasts = members.filter((s) => state.forecasts.has(s.id));
+  const forecastSeries = forecasts.map((s) => forecastLine(s, shift));
   chart.setOption(
     {
       animation: MOTION,
@@ -275,7 +321,8 @@ function renderChart(field: string, now: number): void {
       xAxis: {
         type: 'time',
         min: now - WINDOW_MS + shift,
-        max: now + shift,
+        // room for the dashed forecasts after now
+        max: now + (forecasts.length ? FORECAST_SPAN_MS : 0) + shift,
         axisLabel: { ...axisText, formatter: '{HH}:{mm}', hideOverlap: true },
         axisLine: { lineStyle: { color: 'rgba(127, 166, 201, 0.4)' } },
         axisTick: { show: false },
@@ -287,7 +334,7 @@ function renderChart(field: string, now: number): void {
         axisLabel: { ...axisText, formatter: (v: number) => fmtReading(v) },
         splitLine: { lineStyle: { color: C.faint, type: 'dashed' } },
       },
-      series: members.map((s) => {
+      series: members.map((s): Record<string, unknown> => {
         const color = colorOf(s.source);
         const data = s.points.filter(([ts]) => ts >= now - WINDOW_MS).map(([ts, v]) => [ts + shift, v]);
         drawn += data.length;
@@ -302,12 +349,47 @@ function renderChart(field: string, now: number): void {
           itemStyle: { color },
           emphasis: { focus: 'series' },
         };
-      }),
+      }).concat(forecastSeries),
     },
     rebuild ? { notMerge: true } : { replaceMerge: ['series'] },
   );
   el.dataset.points = String(drawn);
   el.dataset.lines = String(members.length);
+  // what the chart really holds: the e2e test checks the overlay is drawn
+  const drawnSeries = (chart.getOption() as { series?: Array<{ id?: string; data?: unknown[] }> }).series ?? [];
+  el.dataset.forecasts = String(drawnSeries.filter((x) => String(x.id).endsWith('#forecast') && (x.data?.length ?? 0) > 1).length);
+  const note = panel.querySelector('.iot-forecast-note') as HTMLElement;
+  note.textContent = forecasts.length ? forecastNote(forecasts.map((s) => state.forecasts.get(s.id) as IotForecast)) : '';
+}
+
+/** A series' forecast as a dashed line in its colour, from its newest charted point on. */
+function forecastLine(s: SeriesState, shift: number): Record<string, unknown> {
+  const f = state.forecasts.get(s.id) as IotForecast;
+  const color = colorOf(s.source);
+  const last = s.points[s.points.length - 1];
+  const ahead = f.points.filter(([ts]) => !last || ts > last[0]);
+  const data = [...(last ? [last] : []), ...ahead].map(([ts, v]) => [ts + shift, v]);
+  return {
+    id: `${s.id}#forecast`,
+    // the device's name: its legend entry shows and hides both lines
+    name: lineName(s.source),
+    type: 'line',
+    showSymbol: false,
+    data,
+    lineStyle: { width: 1.6, color, type: 'dashed', opacity: 0.85 },
+    itemStyle: { color },
+    tooltip: { valueFormatter: (v: unknown) => `${fmtReading(Number(v))} (${t('iot.forecast', { name: '' }).trim()})` },
+  };
+}
+
+/** The chart's forecasts in a line: step, mean backtest error of the model and of the last value. */
+function forecastNote(list: IotForecast[]): string {
+  const mean = (f: (x: IotForecast) => number) => list.reduce((sum, x) => sum + f(x), 0) / list.length;
+  return t('iot.forecastNote', {
+    step: FORECAST_STEP,
+    model: fmtReading(mean((x) => x.backtest.model_mae)),
+    baseline: fmtReading(mean((x) => x.backtest.baseline_mae)),
+  });
 }
 
 function renderCharts(fromScratch: boolean): void {
@@ -333,6 +415,7 @@ function scheduleRender(): void {
     renderCharts(false);
     renderLatest();
     renderCounters();
+    if (windowsDirty) renderWindows();
   }, RENDER_DELAY_MS);
 }
 
@@ -436,6 +519,115 @@ function renderCounters(): void {
   el.title = Number.isFinite(last) ? formatEpoch(last) : '';
 }
 
+// ---------------------------------------------------------------- windows
+
+/** `HH:MM–HH:MM` (China Standard Time) of a window. */
+function windowSpan(w: IotWindow): string {
+  return `${formatEpoch(w.start).slice(11, 16)}–${formatEpoch(w.end).slice(11, 16)}`;
+}
+
+/** Shows `shown` in its cell unless the cell already shows a newer closed window. */
+function showWindow(id: string, key: WindowKey, shown: ShownWindow): void {
+  const row = state.windows.get(id) ?? {};
+  const current = row[key];
+  const newer = !current || current.open || shown.window.start >= current.window.start;
+  if (!newer || (current && !current.open && shown.open)) return;
+  row[key] = shown;
+  state.windows.set(id, row);
+}
+
+/** Every series' newest closed (else current) window of both live kinds. */
+async function loadWindows(): Promise<void> {
+  try {
+    const answers = await Promise.all(WINDOW_KINDS.map((k) => api.iotWindows({ ...k.params, limit: 1 })));
+    WINDOW_KINDS.forEach((k, i) => {
+      state.latenessMs = answers[i].lateness_ms;
+      for (const s of answers[i].series) {
+        const closed = s.closed[s.closed.length - 1];
+        const open = s.open[s.open.length - 1];
+        if (closed) showWindow(s.id, k.key, { window: closed, open: false });
+        else if (open) showWindow(s.id, k.key, { window: open, open: true });
+      }
+    });
+    state.windowsLoaded = true;
+  } catch (error) {
+    console.warn('windows:', error);
+  }
+  renderWindows();
+}
+
+/** A live window closed: its cell shows it. */
+function onWindow(event: IotWindowEvent): void {
+  const kind = WINDOW_KINDS.find((k) => k.key === event.kind && k.sizeMs === event.size_ms && k.slideMs === event.slide_ms);
+  if (!kind || typeof event.series !== 'string') return;
+  showWindow(event.series, kind.key, { window: event, open: false });
+  windowsDirty = true;
+  scheduleRender();
+}
+
+let windowsDirty = false;
+
+function windowCells(shown: ShownWindow | undefined): string {
+  if (!shown) return '<td class="iot-window-cell">—</td><td class="num">—</td><td class="num">—</td><td class="num">—</td>';
+  const w = shown.window;
+  const open = shown.open ? ` <span class="note">(${escapeHtml(t('iot.windowOpen'))})</span>` : '';
+  return `<td class="mono iot-window-cell" data-open="${shown.open}" data-start="${w.start}" data-count="${w.count}">${escapeHtml(windowSpan(w))}${open}</td>
+    <td class="num" data-value="${w.avg}">${escapeHtml(fmtReading(w.avg))}</td>
+    <td class="num">${escapeHtml(fmtReading(w.min))}</td>
+    <td class="num">${escapeHtml(fmtReading(w.max))}</td>`;
+}
+
+function renderWindows(): void {
+  windowsDirty = false;
+  const body = $('window-rows');
+  $('windows-note').textContent = t('iot.windowsNote', { lateness: state.latenessMs / 1000 });
+  const ids = [...state.windows.keys()].sort((a, b) => a.localeCompare(b));
+  if (ids.length === 0) {
+    body.innerHTML = state.windowsLoaded ? `<tr><td class="empty" colspan="9">${escapeHtml(t('iot.windowsEmpty'))}</td></tr>` : '';
+    return;
+  }
+  body.innerHTML = ids
+    .map((id) => {
+      const row = state.windows.get(id) ?? {};
+      return `<tr data-series="${escapeHtml(id)}"><td class="iot-id">${escapeHtml(id)}</td>${windowCells(row.tumbling)}${windowCells(row.sliding)}</tr>`;
+    })
+    .join('');
+}
+
+// ---------------------------------------------------------------- forecasts
+
+const forecastsInFlight = new Set<string>();
+
+/** Asks for a series' forecast; too little history (422) leaves it without one for now. */
+async function loadForecast(s: SeriesState): Promise<void> {
+  if (forecastsInFlight.has(s.id)) return;
+  forecastsInFlight.add(s.id);
+  state.forecastAsked.set(s.id, Date.now());
+  try {
+    const f = await api.iotForecast(s.id, { step: FORECAST_STEP, horizon: FORECAST_HORIZON });
+    state.forecasts.set(s.id, f);
+  } catch (error) {
+    // 422: not enough history yet; 404: the series is gone
+    if (!(error instanceof ApiError)) console.warn(`forecast of ${s.id}:`, error);
+    state.forecasts.delete(s.id);
+  } finally {
+    forecastsInFlight.delete(s.id);
+  }
+  dirtyCharts.add(s.field);
+  scheduleRender();
+}
+
+/** Re-asks for the forecasts of the charted series not asked for in a while. */
+function refreshForecasts(): void {
+  if (document.hidden) return;
+  const now = Date.now();
+  for (const s of state.series.values()) {
+    if (!state.fields.includes(s.field) || s.history !== 'loaded' || s.points.length < 2) continue;
+    if (s.points[s.points.length - 1][0] - s.points[0][0] < FORECAST_MIN_SPAN_MS) continue;
+    if (now - (state.forecastAsked.get(s.id) ?? 0) >= FORECAST_REFRESH_MS) void loadForecast(s);
+  }
+}
+
 // ---------------------------------------------------------------- data loading
 
 function showError(error: unknown): void {
@@ -524,6 +716,7 @@ function onTick(): void {
   for (const field of state.fields) dirtyCharts.add(field);
   scheduleRender();
   if (!document.hidden && Date.now() - statsLoadedAt >= STATS_REFRESH_MS) void refreshStats();
+  refreshForecasts();
 }
 
 function setConnection(stateName: 'live' | 'lost' | 'connecting'): void {
@@ -541,7 +734,10 @@ function connect(): void {
   source.addEventListener('open', () => {
     setConnection('live');
     // after a reconnect, catch up on the newest values sent while we were away
-    if (opened) void loadSeries().then(() => scheduleRender());
+    if (opened) {
+      void loadSeries().then(() => scheduleRender());
+      void loadWindows();
+    }
     opened = true;
   });
   source.addEventListener('points', (event) => {
@@ -552,7 +748,14 @@ function connect(): void {
       console.warn('points:', error);
     }
   });
-  // `tick` only paces the stats and the sliding time axes; `warning` is the big screen's
+  source.addEventListener('window', (event) => {
+    try {
+      onWindow(JSON.parse((event as MessageEvent<string>).data) as IotWindowEvent);
+    } catch (error) {
+      console.warn('window:', error);
+    }
+  });
+  // `tick` only paces the stats, the forecasts and the sliding time axes; `warning` is the big screen's
   source.addEventListener('tick', onTick);
   source.addEventListener('error', () => {
     setConnection('lost');
@@ -639,7 +842,7 @@ $('read-form').addEventListener('submit', async (event) => {
 });
 
 // a click on a series in the tables reads its latest value
-for (const table of ['iot-table', 'stats-table']) {
+for (const table of ['iot-table', 'stats-table', 'windows-table']) {
   $(table).addEventListener('click', (event) => {
     const tr = (event.target as HTMLElement).closest<HTMLTableRowElement>('tr[data-series]');
     if (!tr?.dataset.series) return;
@@ -654,6 +857,7 @@ onLangChange(() => {
   renderCharts(true);
   renderLatest(true);
   renderStats();
+  renderWindows();
   renderPublish();
   renderRead();
 });
@@ -668,10 +872,12 @@ renderCounters();
 // (a series' live points wait in `pending` until its history is in).
 connect();
 void refreshStats();
+void loadWindows();
 void loadSeries(true).then(() => {
   renderCharts(true);
   renderLatest(true);
   renderCounters();
+  refreshForecasts();
   const first = sortedSeries()[0];
   if (first && !$<HTMLInputElement>('read-id').value) $<HTMLInputElement>('read-id').value = first.id;
 });

@@ -1,8 +1,10 @@
 //! gantry's analytics, pure (no I/O, no clock), on smartcore: forecasts of
-//! hourly traffic flow ([`flow`]) and the regression of one sensor series
-//! on another ([`regression`]).
+//! hourly traffic flow ([`flow`]), next values of a sensor series
+//! ([`next_value`]) and the regression of one sensor series on another
+//! ([`regression`]).
 
 pub mod flow;
+pub mod next_value;
 pub mod regression;
 
 pub use flow::{

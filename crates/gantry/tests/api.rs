@@ -807,6 +807,8 @@ fn openapi_lists_every_path() {
         "/api/iot/series/{id}",
         "/api/iot/stats",
         "/api/iot/regress",
+        "/api/iot/windows",
+        "/api/iot/forecast/{id}",
     ];
     let post_only = ["/api/iot/write", "/connect/", "/publish/", "/get_data/"];
     for route in post_only {
@@ -830,6 +832,7 @@ fn openapi_lists_every_path() {
             "/api/trail",
             "/api/iot/series/{id}",
             "/api/iot/regress",
+            "/api/iot/forecast/{id}",
         ]
         .contains(&route)
         {

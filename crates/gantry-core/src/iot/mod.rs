@@ -21,6 +21,7 @@ mod agg;
 mod line_protocol;
 mod payload;
 pub mod retention;
+pub mod window;
 
 use std::collections::BTreeMap;
 

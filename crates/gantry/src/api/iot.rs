@@ -21,7 +21,7 @@ use super::state::AppState;
 use crate::sinks::series::{now_ms, Ingested, SharedSeries};
 
 /// Runs `f` on the series store, on the blocking thread pool.
-async fn with_series<T: Send + 'static>(
+pub(super) async fn with_series<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&SharedSeries) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -445,7 +445,7 @@ fn parse_instant(parameter: &str, text: &str) -> Result<i64, ApiError> {
 }
 
 /// `500ms`, `10s`, `5m`, `1h`, `1d`: a positive whole number and a unit.
-fn parse_duration_ms(parameter: &str, text: &str) -> Result<i64, ApiError> {
+pub(super) fn parse_duration_ms(parameter: &str, text: &str) -> Result<i64, ApiError> {
     let bad = || {
         ApiError::bad(
             parameter,

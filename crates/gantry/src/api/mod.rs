@@ -9,6 +9,7 @@ mod assets;
 mod classic;
 mod error;
 pub mod feed;
+mod forecast;
 mod iot;
 mod metrics;
 mod model;
@@ -16,6 +17,7 @@ mod params;
 mod predict;
 mod routes;
 mod state;
+mod windows;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
@@ -70,11 +72,13 @@ const GRACE: Duration = Duration::from_secs(5);
         iot::range,
         iot::stats,
         iot::regress,
+        windows::windows,
+        forecast::forecast,
         classic::connect,
         classic::publish,
         classic::get_data,
     ),
-    components(schemas(model::Tick, iot::PointOut))
+    components(schemas(model::Tick, iot::PointOut, windows::WindowEvent))
 )]
 pub struct ApiDoc;
 
@@ -156,6 +160,8 @@ fn router(state: AppState, cors: &Cors) -> Router {
         .route("/api/iot/series/{*id}", get(iot::range))
         .route("/api/iot/stats", get(iot::stats))
         .route("/api/iot/regress", get(iot::regress))
+        .route("/api/iot/windows", get(windows::windows))
+        .route("/api/iot/forecast/{*id}", get(forecast::forecast))
         .route("/connect/", post(classic::connect))
         .route("/publish/", post(classic::publish))
         .route("/get_data/", post(classic::get_data))
@@ -225,6 +231,7 @@ impl Server {
             .transpose()?;
         metrics::install();
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let (live_windows, stored_points) = windows::LiveWindows::start(&config.series);
         let state = AppState::new(Inner {
             pool: ReadPool::new(config.readers),
             feed: config.feed,
@@ -232,6 +239,7 @@ impl Server {
             detector: config.detector,
             realtime,
             series: config.series,
+            windows: live_windows,
             mqtt: config.mqtt,
             shutdown: shutdown_rx.clone(),
         });
@@ -249,6 +257,7 @@ impl Server {
                 let served = runtime.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener)
                         .context("cannot use the listening socket")?;
+                    tokio::spawn(windows::follow(state.clone(), stored_points));
                     tokio::spawn(feed::poll(state));
                     let mut stop = shutdown_rx.clone();
                     let mut server = tokio::spawn(async move {

@@ -108,7 +108,7 @@ fn quoted_name(message: &str) -> Option<&str> {
 }
 
 /// A whole number from a JSON number or a (query-string) text; blank is absent.
-fn whole<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+pub(super) fn whole<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
     struct Whole;
 
     impl<'de> Visitor<'de> for Whole {

@@ -30,6 +30,7 @@ use super::params::{
     ApiJson, ApiQuery, FlowParams, LimitParams, PassFilter, TrailParams, WarningParams,
 };
 use super::state::AppState;
+use super::windows::WindowEvent;
 use super::{metrics, ApiDoc};
 use crate::clock::china_now_seconds;
 
@@ -483,11 +484,11 @@ fn round3(x: f64) -> f64 {
 }
 
 /// Server-Sent Events: `warning` (a warning's JSON) for each new warning,
-/// `tick` (counts) once a second, and `points` (the points of each stored
-/// IoT payload).
+/// `tick` (counts) once a second, `points` (the points of each stored
+/// IoT payload) and `window` (each live IoT window as it closes).
 #[utoipa::path(get, path = "/api/stream", tag = "warnings",
     responses((status = 200,
-        description = "`event: warning` with a Warning, `event: tick` with a Tick, `event: points` with [PointOut]",
+        description = "`event: warning` with a Warning, `event: tick` with a Tick, `event: points` with [PointOut], `event: window` with a WindowEvent",
         content_type = "text/event-stream", body = String)))]
 pub async fn stream(
     State(state): State<AppState>,
@@ -499,6 +500,7 @@ pub async fn stream(
         warnings,
         ticks,
         points: state.series().subscribe(),
+        windows: state.windows().subscribe(),
         shutdown: state.shutdown(),
     };
     let events = stream::unfold(listener, |mut listener| async move {
@@ -513,6 +515,7 @@ struct Listener {
     warnings: broadcast::Receiver<Arc<WarningOut>>,
     ticks: watch::Receiver<Option<Arc<Tick>>>,
     points: broadcast::Receiver<Arc<[Point]>>,
+    windows: broadcast::Receiver<Arc<WindowEvent>>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -533,6 +536,11 @@ impl Listener {
                         let out: Vec<PointOut> = points.iter().map(PointOut::from).collect();
                         Event::default().event("points").json_data(out)
                     }
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                },
+                received = self.windows.recv() => match received {
+                    Ok(w) => Event::default().event("window").json_data(&*w),
                     Err(RecvError::Lagged(_)) => continue,
                     Err(RecvError::Closed) => return None,
                 },

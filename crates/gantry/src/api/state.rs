@@ -9,6 +9,7 @@ use tokio::sync::watch;
 
 use super::error::ApiError;
 use super::feed::Feed;
+use super::windows::LiveWindows;
 use crate::sinks::redis::RedisWarnings;
 use crate::sinks::series::SharedSeries;
 use crate::sources::mqtt::MqttLink;
@@ -81,6 +82,8 @@ pub struct Inner {
     pub realtime: Option<Mutex<RedisWarnings>>,
     /// The IoT time-series store.
     pub series: SharedSeries,
+    /// The streaming window aggregates of the IoT series.
+    pub windows: LiveWindows,
     /// The MQTT connection readings come in by.
     pub mqtt: Arc<MqttLink>,
     /// Turns true when the server shuts down; live streams end then.
@@ -106,6 +109,10 @@ impl AppState {
 
     pub fn series(&self) -> &SharedSeries {
         &self.0.series
+    }
+
+    pub fn windows(&self) -> &LiveWindows {
+        &self.0.windows
     }
 
     pub fn mqtt(&self) -> &Arc<MqttLink> {
