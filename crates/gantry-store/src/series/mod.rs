@@ -454,10 +454,11 @@ impl SeriesStore {
     ) -> Result<Vec<(i64, f64)>, StoreError> {
         let mut steps: Vec<(i64, Partial)> = Vec::new();
         for &(source, from, to) in parts.iter().filter(|(_, from, to)| from < to) {
-            let mut stmt = self.conn.prepare_cached(rows_sql(source)).at(&self.path)?;
+            let sql = rows_sql(source, agg);
+            let mut stmt = self.conn.prepare_cached(&sql).at(&self.path)?;
             let mut rows = stmt.query(params![id, from, to]).at(&self.path)?;
             while let Some(row) = rows.next().at(&self.path)? {
-                let (at, partial) = Partial::of_row(source, row).at(&self.path)?;
+                let (at, partial) = Partial::of_row(source, agg, row).at(&self.path)?;
                 let at = step_start(at, step);
                 match steps.last_mut() {
                     Some((last, sofar)) if *last == at => sofar.merge(&partial),
@@ -656,21 +657,31 @@ fn split_parts(start: i64, end: i64, step: i64) -> Vec<(Source, i64, i64)> {
     }
 }
 
-/// The rows of a source in `[?2, ?3)` of series `?1`, in time order.
-fn rows_sql(source: Source) -> &'static str {
-    match source {
+/// The rows of a source in `[?2, ?3)` of series `?1`, in time order: a
+/// point's time and value, or a rollup's bucket and only the columns `agg`
+/// needs (each column read costs, over a long range's many rows).
+fn rows_sql(source: Source, agg: Agg) -> String {
+    let table = match source {
         Source::Points => {
-            "SELECT ts, value FROM points WHERE series = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts"
+            return "SELECT ts, value FROM points WHERE series = ?1 AND ts >= ?2 AND ts < ?3 \
+                    ORDER BY ts"
+                .into()
         }
-        Source::Minutes => {
-            "SELECT bucket, n, sum, min, max, last_ts, last_value FROM rollup_1m \
-             WHERE series = ?1 AND bucket >= ?2 AND bucket < ?3 ORDER BY bucket"
-        }
-        Source::Hours => {
-            "SELECT bucket, n, sum, min, max, last_ts, last_value FROM rollup_1h \
-             WHERE series = ?1 AND bucket >= ?2 AND bucket < ?3 ORDER BY bucket"
-        }
-    }
+        Source::Minutes => "rollup_1m",
+        Source::Hours => "rollup_1h",
+    };
+    let columns = match agg {
+        Agg::Avg => "n, sum",
+        Agg::Sum => "sum",
+        Agg::Count => "n",
+        Agg::Min => "min",
+        Agg::Max => "max",
+        Agg::Last => "last_ts, last_value",
+    };
+    format!(
+        "SELECT bucket, {columns} FROM {table} \
+         WHERE series = ?1 AND bucket >= ?2 AND bucket < ?3 ORDER BY bucket"
+    )
 }
 
 /// One step's aggregate over part of its span.
@@ -685,6 +696,15 @@ struct Partial {
 }
 
 impl Partial {
+    /// Nothing yet: what any merge leaves as it was.
+    const EMPTY: Partial = Partial {
+        n: 0,
+        sum: 0.0,
+        min: f64::INFINITY,
+        max: f64::NEG_INFINITY,
+        last: (i64::MIN, f64::NAN),
+    };
+
     fn point(ts: i64, value: f64) -> Partial {
         Partial {
             n: 1,
@@ -696,23 +716,25 @@ impl Partial {
     }
 
     /// The time and aggregate of one row of [`rows_sql`].
-    fn of_row(source: Source, row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Partial)> {
-        Ok(match source {
-            Source::Points => {
-                let (ts, value) = (row.get(0)?, row.get(1)?);
-                (ts, Partial::point(ts, value))
-            }
-            Source::Minutes | Source::Hours => {
-                let partial = Partial {
-                    n: row.get(1)?,
-                    sum: row.get(2)?,
-                    min: row.get(3)?,
-                    max: row.get(4)?,
-                    last: (row.get(5)?, row.get(6)?),
-                };
-                (row.get(0)?, partial)
-            }
-        })
+    fn of_row(
+        source: Source,
+        agg: Agg,
+        row: &rusqlite::Row<'_>,
+    ) -> rusqlite::Result<(i64, Partial)> {
+        let at = row.get(0)?;
+        if source == Source::Points {
+            return Ok((at, Partial::point(at, row.get(1)?)));
+        }
+        let mut p = Partial::EMPTY;
+        match agg {
+            Agg::Avg => (p.n, p.sum) = (row.get(1)?, row.get(2)?),
+            Agg::Sum => p.sum = row.get(1)?,
+            Agg::Count => p.n = row.get(1)?,
+            Agg::Min => p.min = row.get(1)?,
+            Agg::Max => p.max = row.get(1)?,
+            Agg::Last => p.last = (row.get(1)?, row.get(2)?),
+        }
+        Ok((at, p))
     }
 
     fn merge(&mut self, other: &Partial) {
