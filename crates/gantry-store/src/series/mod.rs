@@ -110,6 +110,9 @@ impl SeriesStore {
         // Several servers may open one data dir at once (each creates the
         // schema when missing): wait for each other rather than fail.
         conn.busy_timeout(BUSY_TIMEOUT).at(&path)?;
+        // Writes, ranges (a statement per source and aggregation), stats
+        // and the sinks' queue share this connection: keep all prepared.
+        conn.set_prepared_statement_cache_capacity(64);
         until_not_busy(|| {
             conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
         })
