@@ -4,7 +4,7 @@
 //! exactly one file, in the partition of its day, across a `kill -9`.
 
 mod common;
-use common::{gantry, Server};
+use common::{small_store, Server};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -86,22 +86,7 @@ fn readings(start_ms: i64, from: i64, count: i64) -> String {
 #[test]
 fn points_and_passes_are_archived_once_by_day_across_a_kill() {
     let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("in.tsv");
-    let data = tmp.path().join("data");
-    gantry(&[
-        "simulate",
-        "--records",
-        "3000",
-        "--fast",
-        "-o",
-        input.to_str().unwrap(),
-    ]);
-    gantry(&[
-        "import",
-        input.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
+    let data = small_store(tmp.path(), 3000);
     let archive = tmp.path().join("archive");
     let config = tmp.path().join("gantry.toml");
     std::fs::write(
@@ -295,22 +280,7 @@ fn local_parts(archive: &Path) -> usize {
 fn archive_files_move_to_a_webdav_server_through_its_outage() {
     let tmp = tempfile::tempdir().unwrap();
     let mut dav = Dav::start(&tmp.path().join("dav"));
-    let data = tmp.path().join("data");
-    let input = tmp.path().join("in.tsv");
-    gantry(&[
-        "simulate",
-        "--records",
-        "20",
-        "--fast",
-        "-o",
-        input.to_str().unwrap(),
-    ]);
-    gantry(&[
-        "import",
-        input.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
+    let data = small_store(tmp.path(), 20);
     let staging = tmp.path().join("staging");
     let config = tmp.path().join("gantry.toml");
     std::fs::write(

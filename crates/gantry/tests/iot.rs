@@ -11,12 +11,7 @@ use serde_json::Value;
 
 /// A data dir `gantry serve` accepts (a small imported store).
 fn data_dir(dir: &Path) -> std::path::PathBuf {
-    let input = dir.join("in.tsv");
-    let data = dir.join("data");
-    let input_s = input.to_str().unwrap();
-    gantry(&["simulate", "--records", "50", "--fast", "-o", input_s]);
-    gantry(&["import", input_s, "--data-dir", data.to_str().unwrap()]);
-    data
+    common::small_store(dir, 50)
 }
 
 fn write(s: &Server, query: &str, body: &str) -> (StatusCode, Value) {

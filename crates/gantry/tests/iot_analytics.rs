@@ -5,7 +5,7 @@
 //! `/api/iot/forecast/{id}`. Needs no external service.
 
 mod common;
-use common::{gantry, read_events, Server};
+use common::{read_events, Server};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,12 +24,7 @@ type Case<'a> = (&'a [(&'a str, &'a str)], StatusCode, &'a str);
 
 /// A data dir `gantry serve` accepts (a small imported store).
 fn data_dir(dir: &Path) -> PathBuf {
-    let input = dir.join("in.tsv");
-    let data = dir.join("data");
-    let input_s = input.to_str().unwrap();
-    gantry(&["simulate", "--records", "50", "--fast", "-o", input_s]);
-    gantry(&["import", input_s, "--data-dir", data.to_str().unwrap()]);
-    data
+    common::small_store(dir, 50)
 }
 
 fn now_ms() -> i64 {

@@ -27,6 +27,18 @@ pub fn gantry(args: &[&str]) -> Output {
     out
 }
 
+/// A small store `gantry serve` accepts: `records` simulated passes
+/// imported into `dir/data`.
+pub fn small_store(dir: &Path, records: u32) -> std::path::PathBuf {
+    let input = dir.join("in.tsv");
+    let data = dir.join("data");
+    let input_s = input.to_str().unwrap();
+    let records = records.to_string();
+    gantry(&["simulate", "--records", &records, "--fast", "-o", input_s]);
+    gantry(&["import", input_s, "--data-dir", data.to_str().unwrap()]);
+    data
+}
+
 /// The number after `key` in `gantry import`'s summary.
 pub fn summary_value(stdout: &[u8], key: &str) -> u64 {
     let text = String::from_utf8_lossy(stdout);
