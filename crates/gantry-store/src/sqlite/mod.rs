@@ -37,7 +37,10 @@ pub use self::shard::BULK_INDEXES;
 pub const META_FILE: &str = "gantry-store.meta";
 
 /// Page cache while rebuilding indexes after a bulk load, MiB per shard.
-const INDEX_BUILD_CACHE_MIB: u32 = 16;
+/// It also bounds each in-memory run of SQLite's sorter (a linked-list merge
+/// sort); runs that stay near the CPU caches sort fastest. Measured on 10M
+/// passes: 16 MiB 18.1 s, 8 MiB 14.7 s, 4 MiB 12.7 s, 2 MiB 13.3 s.
+const INDEX_BUILD_CACHE_MIB: u32 = 4;
 
 /// Tuning of the SQLite connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,12 +262,19 @@ impl SqliteStore {
             .max(self.options.cache_mib);
         for db in &mut self.shards {
             db.commit()?;
-            db.set_cache_mib(per_shard)?;
             db.set_wal(false)?;
         }
         self.bulk = true;
         for db in &mut self.shards {
             db.drop_bulk_indexes()?;
+            // Appending touches only the table's last pages; the large cache
+            // is for the key index a shard with passes keeps.
+            let mib = if db.appends() {
+                self.options.cache_mib
+            } else {
+                per_shard
+            };
+            db.set_cache_mib(mib)?;
         }
         Ok(())
     }

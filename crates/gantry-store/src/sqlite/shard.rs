@@ -458,12 +458,18 @@ impl ShardDb {
         Ok(())
     }
 
+    /// Whether bulk mode appends passes with no GCXH index.
+    pub fn appends(&self) -> bool {
+        self.append
+    }
+
     /// Ends bulk mode's appending: builds the GCXH index, then removes every
     /// pass whose GCXH an earlier row (lower rowid) holds, with its counts in
     /// the rollups. Returns how many it removed.
     pub fn remove_repeats(&mut self) -> Result<u64, StoreError> {
         self.commit()?;
-        if !std::mem::take(&mut self.append) && self.has_index(KEY_INDEX)? {
+        self.append = false;
+        if self.has_index(KEY_INDEX)? {
             return Ok(0);
         }
         self.exec("BEGIN IMMEDIATE")?;
@@ -478,39 +484,71 @@ impl ShardDb {
     }
 
     fn remove_repeats_in_transaction(&self) -> Result<u64, StoreError> {
-        self.exec("CREATE INDEX IF NOT EXISTS idx_passes_gcxh ON passes (gcxh)")?;
-        // Every row but the first (lowest rowid) of a repeated GCXH. The
-        // GROUP BYs walk the new index in order: no sort.
-        let repeats = "FROM passes WHERE gcxh IN \
-             (SELECT gcxh FROM passes GROUP BY gcxh HAVING count(*) > 1) \
-             AND rowid NOT IN \
-             (SELECT min(rowid) FROM passes GROUP BY gcxh HAVING count(*) > 1)";
-        // Their counts come out of the rollups; read as a stream, as a
-        // re-import may repeat millions.
+        // Most loads repeat no GCXH: then a unique build checks that during
+        // its sort, for free. Should it fail, the plain index is built and
+        // the repeats found by one walk over it.
+        match self.exec(&format!("CREATE UNIQUE INDEX {KEY_INDEX} ON passes (gcxh)")) {
+            Ok(()) => return Ok(0),
+            Err(StoreError::Sqlite { source, .. })
+                if source.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
+            }
+            Err(e) => return Err(e),
+        }
+        self.exec(&format!("CREATE INDEX {KEY_INDEX} ON passes (gcxh)"))?;
+        let repeats = self.repeated_rowids()?;
+        // Their counts come out of the rollups.
         let mut delta = RollupDelta::new();
-        let mut removed = 0u64;
-        let mut stmt = self
+        let mut read = self
             .conn
-            .prepare(&format!("SELECT kkmc, gcsj, hphm, hpzl {repeats}"))
+            .prepare("SELECT kkmc, gcsj, hphm, hpzl FROM passes WHERE rowid = ?1")
             .at(&self.path)?;
-        let mut rows = stmt.query([]).at(&self.path)?;
-        while let Some(row) = rows.next().at(&self.path)? {
-            let checkpoint: String = row.get(0).at(&self.path)?;
-            let time = self.time(row.get_ref(1).at(&self.path)?.as_str().unwrap_or(""))?;
-            let plate: String = row.get(2).at(&self.path)?;
-            let plate_type: String = row.get(3).at(&self.path)?;
+        let mut delete = self
+            .conn
+            .prepare("DELETE FROM passes WHERE rowid = ?1")
+            .at(&self.path)?;
+        for rowid in &repeats {
+            let (checkpoint, time, plate, plate_type) = read
+                .query_row([rowid], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })
+                .at(&self.path)?;
+            let time = self.time(&time)?;
             let derived = Derived::of(&plate, &plate_type, time);
             delta.add_counts(&checkpoint, time, derived.province, derived.vehicle_type, 1);
-            removed += 1;
+            delete.execute([rowid]).at(&self.path)?;
         }
-        drop(rows);
-        drop(stmt);
-        if removed == 0 {
-            return Ok(0);
-        }
-        self.exec(&format!("DELETE {repeats}"))?;
         subtract_rollups(&self.conn, &delta, &self.path)?;
-        Ok(removed)
+        Ok(repeats.len() as u64)
+    }
+
+    /// The rowids of every pass but the first (lowest rowid) of each GCXH,
+    /// from one walk over the GCXH index in (gcxh, rowid) order.
+    fn repeated_rowids(&self) -> Result<Vec<i64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT gcxh, rowid FROM passes ORDER BY gcxh, rowid")
+            .at(&self.path)?;
+        let mut rows = stmt.query([]).at(&self.path)?;
+        let mut previous: Vec<u8> = Vec::new();
+        let mut repeats = Vec::new();
+        while let Some(row) = rows.next().at(&self.path)? {
+            let id = row.get_ref(0).at(&self.path)?;
+            let id = id
+                .as_bytes()
+                .map_err(|e| self.corrupt(format!("gcxh: {e}")))?;
+            if id == previous.as_slice() {
+                repeats.push(row.get(1).at(&self.path)?);
+            } else {
+                previous.clear();
+                previous.extend_from_slice(id);
+            }
+        }
+        Ok(repeats)
     }
 
     fn has_table(&self, name: &str) -> Result<bool, StoreError> {

@@ -388,6 +388,29 @@ fn bulk_mode_gives_the_same_results_and_restores_indexes() {
 }
 
 #[test]
+fn a_bulk_load_without_repeats_indexes_once_and_stays_idempotent() {
+    let batch = batch_of(&dataset(800, 5));
+    let tmp_once = TempDir::new().unwrap();
+    let mut once = open(tmp_once.path(), 2);
+    once.write(&batch).unwrap();
+
+    let tmp = TempDir::new().unwrap();
+    let mut bulk = open(tmp.path(), 2);
+    let all_indexes = index_names(&bulk);
+    bulk.begin_bulk().unwrap();
+    assert_eq!(bulk.write(&batch).unwrap().inserted, 800);
+    assert_eq!(bulk.end_bulk().unwrap(), 0, "nothing repeated");
+    assert_eq!(index_names(&bulk), all_indexes);
+    assert_eq!(snapshot(&bulk), snapshot(&once));
+    // The key index built in one go still skips every stored GCXH.
+    assert_eq!(bulk.write(&batch).unwrap().inserted, 0);
+    bulk.begin_bulk().unwrap();
+    assert_eq!(bulk.write(&batch).unwrap().inserted, 0);
+    assert_eq!(bulk.end_bulk().unwrap(), 0);
+    assert_eq!(snapshot(&bulk), snapshot(&once));
+}
+
+#[test]
 fn a_crash_in_bulk_mode_leaves_a_usable_store() {
     let tmp = TempDir::new().unwrap();
     // Commit every batch: a leaked connection in this process would keep an
