@@ -20,7 +20,8 @@
 //! Sizes: GANTRY_BENCH_RECORDS (default 1,000,000), GANTRY_BENCH_CLASSIC_ROWS
 //! (20,000), GANTRY_BENCH_RATE (lines/s of the latency run, 5,000) and
 //! GANTRY_BENCH_LATENCY_S (its length, 40). GANTRY_BENCH_ONLY=latency runs
-//! the latency run alone; GANTRY_BENCH_VERBOSE=1 shows gantry's output.
+//! the latency run alone; =bulk, =classic, =sqlite or =sustained that row
+//! beside the ceiling; GANTRY_BENCH_VERBOSE=1 shows gantry's output.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -64,8 +65,12 @@ fn main() {
     let servers = servers();
     assert_eq!(servers.len(), 2, "the benchmark wants two MariaDB servers");
     let _settings = ServerSettings::apply(&servers);
-    if std::env::var("GANTRY_BENCH_ONLY").as_deref() != Ok("latency") {
-        throughput(&servers, &dir, records, classic_rows);
+    let only = std::env::var("GANTRY_BENCH_ONLY").ok();
+    if only.as_deref() != Some("latency") {
+        throughput(&servers, &dir, records, classic_rows, only.as_deref());
+    }
+    if only.is_some_and(|o| o != "latency") {
+        return;
     }
 
     let latency = latency_run(&servers, &dir, rate, latency_s);
@@ -79,8 +84,9 @@ fn main() {
     );
 }
 
-/// The rows/s table: every way into the shards beside the ceiling.
-fn throughput(servers: &[String], dir: &Path, records: u64, classic_rows: u64) {
+/// The rows/s table: every way into the shards beside the ceiling, or
+/// only the one `only` names ("bulk" or "sustained").
+fn throughput(servers: &[String], dir: &Path, records: u64, classic_rows: u64, only: Option<&str>) {
     let input = Input::simulate(dir, records, None, 5, (records / 2000).max(10));
     let rows = input.rows();
     let mut table = Vec::new();
@@ -90,30 +96,40 @@ fn throughput(servers: &[String], dir: &Path, records: u64, classic_rows: u64) {
         ceiling,
         rows,
     ));
-    let (bulk, accepted) = bulk_import(servers, &input);
-    table.push((
-        "gantry import --config (2 MariaDB shards)".to_owned(),
-        bulk,
-        rows,
-    ));
-    let classic = classic_inserts(servers, &input, classic_rows);
-    table.push((
-        format!("classic: connection + INSERT per row ({classic_rows} rows)"),
-        classic,
-        classic_rows,
-    ));
-    let sqlite = sqlite_import(dir, &input);
-    table.push((
-        "gantry import, embedded SQLite (2 shards)".to_owned(),
-        sqlite,
-        rows,
-    ));
-    let sustained = sustained_pipeline(servers, dir, &input, accepted);
-    table.push((
-        "tail → Kafka → 2 workers → 2 shards + Redis".to_owned(),
-        sustained,
-        rows,
-    ));
+    let runs = |what: &str| only.is_none_or(|o| o == what);
+    if runs("bulk") {
+        let bulk = bulk_import(servers, &input);
+        table.push((
+            "gantry import --config (2 MariaDB shards)".to_owned(),
+            bulk,
+            rows,
+        ));
+    }
+    if runs("classic") {
+        let classic = classic_inserts(servers, &input, classic_rows);
+        table.push((
+            format!("classic: connection + INSERT per row ({classic_rows} rows)"),
+            classic,
+            classic_rows,
+        ));
+    }
+    // The embedded import also tells how many passes the pipeline accepts.
+    let (sqlite, accepted) = sqlite_import(dir, &input);
+    if runs("sqlite") {
+        table.push((
+            "gantry import, embedded SQLite (2 shards)".to_owned(),
+            sqlite,
+            rows,
+        ));
+    }
+    if runs("sustained") {
+        let sustained = sustained_pipeline(servers, dir, &input, accepted);
+        table.push((
+            "tail → Kafka → 2 workers → 2 shards + Redis".to_owned(),
+            sustained,
+            rows,
+        ));
+    }
 
     println!("\n{records} simulated passes; MariaDB with {SETTINGS:?}");
     println!("| what | rows/s | × ceiling | rows |");
@@ -349,18 +365,16 @@ fn drop_shards(dsns: &[String]) {
     }
 }
 
-/// Seconds, and passes accepted.
-fn bulk_import(servers: &[String], input: &Input) -> (f64, u64) {
+/// Seconds `gantry import --config` takes into the MariaDB shards.
+fn bulk_import(servers: &[String], input: &Input) -> f64 {
     let dsns = shard_dsns(servers, "bulk");
     let dir = input.file.parent().unwrap();
     let config = input.config(dir, "bulk", &dsns, "", "");
-    let mut accepted = 0;
     let seconds = timed("gantry import into 2 MariaDB shards", || {
-        let out = gantry(&["import", "--config", &config, &input.path()]);
-        accepted = summary_value(&out.stdout, "accepted");
+        gantry(&["import", "--config", &config, &input.path()]);
     });
     drop_shards(&dsns);
-    (seconds, accepted)
+    seconds
 }
 
 /// The seed scripts' way: for each row a new connection, one INSERT, a
@@ -386,13 +400,15 @@ fn classic_inserts(servers: &[String], input: &Input, rows: u64) -> f64 {
     seconds
 }
 
-fn sqlite_import(dir: &Path, input: &Input) -> f64 {
+/// Seconds, and passes accepted.
+fn sqlite_import(dir: &Path, input: &Input) -> (f64, u64) {
     let data = dir.join("sqlite-store");
     let _ = fs::remove_dir_all(&data);
     let data_s = data.display().to_string();
     let checkpoints = input.checkpoints.display().to_string();
+    let mut accepted = 0;
     let seconds = timed("gantry import into embedded SQLite", || {
-        gantry(&[
+        let out = gantry(&[
             "import",
             "--data-dir",
             &data_s,
@@ -400,9 +416,10 @@ fn sqlite_import(dir: &Path, input: &Input) -> f64 {
             &checkpoints,
             &input.path(),
         ]);
+        accepted = summary_value(&out.stdout, "accepted");
     });
     let _ = fs::remove_dir_all(&data);
-    seconds
+    (seconds, accepted)
 }
 
 /// Kafka topics and Redis keys of one pipeline run.

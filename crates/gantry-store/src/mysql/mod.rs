@@ -37,6 +37,9 @@ pub struct MysqlOptions {
     pub future_days: i64,
     /// Connect, read and write timeout of every connection.
     pub timeout: Duration,
+    /// Passes go in by `LOAD DATA LOCAL INFILE` from memory (multi-row
+    /// INSERTs where the server refuses it, or when this is off).
+    pub load_data: bool,
 }
 
 impl Default for MysqlOptions {
@@ -47,6 +50,7 @@ impl Default for MysqlOptions {
             lock_retries: 5,
             future_days: 2,
             timeout: Duration::from_secs(30),
+            load_data: true,
         }
     }
 }

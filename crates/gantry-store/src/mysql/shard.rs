@@ -1,16 +1,22 @@
 //! One MySQL shard: one database, reached through its own connection pool.
 
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{Days, Local, NaiveDate, NaiveDateTime};
 use gantry_core::geo::GeoPoint;
 use gantry_core::rollup::RollupDelta;
+use gantry_core::time::write_pass_time;
 use gantry_core::{Checkpoint, Pass, Rejection, Rule, Sighting, Warning};
 use mysql::prelude::{FromValue, Queryable};
-use mysql::{Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Row, TxOpts, Value};
+use mysql::{
+    LocalInfileHandler, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Row, TxOpts,
+    Value,
+};
 
 use super::MysqlOptions;
 use crate::fanout::ShardRead;
@@ -37,6 +43,24 @@ const TO_DAYS_OFFSET: i64 = 365;
 /// Longest source name kept with a rejected row (the column's width).
 const MAX_SOURCE_CHARS: usize = 1024;
 
+/// Passes from memory, as [`write_load_row`] writes them.
+const LOAD_PASSES: &str = "LOAD DATA LOCAL INFILE 'passes' INTO TABLE passes \
+     CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' \
+     LINES TERMINATED BY '\\n' (gcxh, xzqhmc, kkmc, fxlx, gcsj, hpzl, hphm, clppxh, \
+     province, is_weekend, is_peak_hour, vehicle_type_name)";
+
+/// The server (1148) or MariaDB's settings (4166) forbid `LOAD DATA LOCAL`.
+const LOAD_REFUSED: [u16; 2] = [1148, 4166];
+
+/// How a `LOAD DATA` of passes went.
+enum Load {
+    Done,
+    /// Forbidden here: INSERT from now on.
+    Refused,
+    /// Undone: not every row went in cleanly.
+    Unclean,
+}
+
 /// MySQL error codes a retry of the same transaction can cure.
 const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
 const ER_LOCK_DEADLOCK: u16 = 1213;
@@ -50,6 +74,10 @@ pub(crate) struct MysqlShard {
     options: MysqlOptions,
     /// `TO_DAYS` bounds (exclusive) of the day partitions of `passes`.
     partitions: Mutex<BTreeSet<i64>>,
+    /// Whether passes go in by `LOAD DATA LOCAL` (until the server refuses).
+    load_data: AtomicBool,
+    /// Loads undone because not every row went in cleanly.
+    unclean_loads: AtomicU64,
 }
 
 impl MysqlShard {
@@ -112,6 +140,8 @@ impl MysqlShard {
             name,
             options: options.clone(),
             partitions: Mutex::new(BTreeSet::new()),
+            load_data: AtomicBool::new(options.load_data),
+            unclean_loads: AtomicU64::new(0),
         };
         shard.create_schema()?;
         shard.check_identity(index, count)?;
@@ -121,6 +151,16 @@ impl MysqlShard {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Whether passes still go in by `LOAD DATA LOCAL`, and how many loads
+    /// were undone for INSERTs.
+    #[cfg(test)]
+    pub fn load_data_state(&self) -> (bool, u64) {
+        (
+            self.load_data.load(Ordering::Relaxed),
+            self.unclean_loads.load(Ordering::Relaxed),
+        )
     }
 
     fn err(&self, source: mysql::Error) -> StoreError {
@@ -329,25 +369,11 @@ impl MysqlShard {
         passes.retain(|p| !stored.contains(p.id.as_str()));
         summary.inserted = passes.len() as u64;
         summary.duplicates = work.passes.len() as u64 - summary.inserted;
-        let rows = passes.iter().map(|p| {
+        for p in &passes {
             let d = p.derived();
             delta.add_counts(&p.checkpoint, p.time, d.province, d.vehicle_type, 1);
-            vec![
-                Value::from(p.id.as_str()),
-                Value::from(p.district.as_str()),
-                Value::from(p.checkpoint.as_str()),
-                Value::from(p.direction.as_str()),
-                Value::from(p.time),
-                Value::from(p.plate_type.as_str()),
-                Value::from(p.plate.as_str()),
-                Value::from(p.brand.as_str()),
-                Value::from(d.province),
-                Value::from(d.is_weekend),
-                Value::from(d.is_peak_hour),
-                Value::from(d.vehicle_type),
-            ]
-        });
-        self.insert_rows(&mut tx, INSERT_PASSES, "", 12, rows)?;
+        }
+        self.insert_passes(&mut tx, &passes)?;
         self.add_rollups(&mut tx, &delta)?;
 
         let mut warnings = work.warnings.clone();
@@ -389,6 +415,61 @@ impl MysqlShard {
 
         tx.commit().map_err(|e| self.err(e))?;
         Ok(summary)
+    }
+
+    /// Stores passes not stored yet: by `LOAD DATA LOCAL INFILE` from memory
+    /// where the server allows it (it parses plain text as it arrives, the
+    /// way its own loader does), else by multi-row INSERTs.
+    fn insert_passes(&self, tx: &mut mysql::Transaction<'_>, passes: &[&Pass]) -> Result<()> {
+        if passes.is_empty() {
+            return Ok(());
+        }
+        if self.load_data.load(Ordering::Relaxed) {
+            match self.load_passes(tx, passes)? {
+                Load::Done => return Ok(()),
+                Load::Refused => self.load_data.store(false, Ordering::Relaxed),
+                Load::Unclean => {
+                    self.unclean_loads.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self.insert_rows(
+            tx,
+            INSERT_PASSES,
+            "",
+            12,
+            passes.iter().map(|p| pass_values(p)),
+        )
+    }
+
+    /// `LOAD DATA LOCAL INFILE` of `passes`. LOCAL turns bad values into
+    /// warnings and skips duplicate keys, so a load that did not store
+    /// every row cleanly is undone ([`Load::Unclean`]): INSERT then reports
+    /// the precise error, or the conflict with another writer, retried.
+    fn load_passes(&self, tx: &mut mysql::Transaction<'_>, passes: &[&Pass]) -> Result<Load> {
+        let mut text = Vec::with_capacity(passes.len() * 192);
+        for p in passes {
+            write_load_row(&mut text, p);
+        }
+        tx.query_drop("SAVEPOINT before_load")
+            .map_err(|e| self.err(e))?;
+        tx.set_local_infile_handler(Some(LocalInfileHandler::new(move |_, out| {
+            out.write_all(&text)
+        })));
+        let loaded = tx.query_drop(LOAD_PASSES);
+        tx.set_local_infile_handler(None);
+        match loaded {
+            Err(mysql::Error::MySqlError(e)) if LOAD_REFUSED.contains(&e.code) => Ok(Load::Refused),
+            Err(e) => Err(self.err(e)),
+            Ok(()) if tx.affected_rows() == passes.len() as u64 && tx.warnings() == 0 => {
+                Ok(Load::Done)
+            }
+            Ok(()) => {
+                tx.query_drop("ROLLBACK TO SAVEPOINT before_load")
+                    .map_err(|e| self.err(e))?;
+                Ok(Load::Unclean)
+            }
+        }
     }
 
     /// Which of `keys` `select` (a query ending in `IN `) finds stored.
@@ -883,6 +964,63 @@ fn strip_comments(statement: &str) -> String {
 
 /// A conflict with a concurrent writer, which the same transaction, tried
 /// again, gets past.
+/// A pass's columns for a multi-row INSERT, in [`INSERT_PASSES`] order.
+fn pass_values(p: &Pass) -> Vec<Value> {
+    let d = p.derived();
+    vec![
+        Value::from(p.id.as_str()),
+        Value::from(p.district.as_str()),
+        Value::from(p.checkpoint.as_str()),
+        Value::from(p.direction.as_str()),
+        Value::from(p.time),
+        Value::from(p.plate_type.as_str()),
+        Value::from(p.plate.as_str()),
+        Value::from(p.brand.as_str()),
+        Value::from(d.province),
+        Value::from(d.is_weekend),
+        Value::from(d.is_peak_hour),
+        Value::from(d.vehicle_type),
+    ]
+}
+
+/// A pass as one line of [`LOAD_PASSES`]: tab-separated fields, with
+/// backslash, tab, newline, carriage return and NUL escaped.
+fn write_load_row(out: &mut Vec<u8>, p: &Pass) {
+    let d = p.derived();
+    let mut time = String::with_capacity(19);
+    write_pass_time(p.time, &mut time);
+    let fields: [&str; 12] = [
+        &p.id,
+        &p.district,
+        &p.checkpoint,
+        &p.direction,
+        &time,
+        &p.plate_type,
+        &p.plate,
+        &p.brand,
+        d.province,
+        if d.is_weekend { "1" } else { "0" },
+        if d.is_peak_hour { "1" } else { "0" },
+        d.vehicle_type,
+    ];
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b'\t');
+        }
+        for &b in field.as_bytes() {
+            match b {
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                0 => out.extend_from_slice(b"\\0"),
+                _ => out.push(b),
+            }
+        }
+    }
+    out.push(b'\n');
+}
+
 fn is_conflict(e: &mysql::Error) -> bool {
     matches!(e, mysql::Error::MySqlError(m)
         if matches!(m.code, ER_LOCK_DEADLOCK | ER_LOCK_WAIT_TIMEOUT | ER_DUP_ENTRY))

@@ -46,6 +46,10 @@ impl TestDbs {
         MysqlStore::open(&self.dsns, MysqlOptions::default()).unwrap()
     }
 
+    fn open_with(&self, options: MysqlOptions) -> MysqlStore {
+        MysqlStore::open(&self.dsns, options).unwrap()
+    }
+
     fn drop_all(&self) {
         use mysql::prelude::Queryable;
         for dsn in &self.dsns {
@@ -199,6 +203,79 @@ fn bad_dsns_and_dead_servers_are_clear_errors() {
     let err = MysqlStore::open(&["mysql://root@127.0.0.1:9/x".into()], options).unwrap_err();
     assert!(err.is_transient(), "{err:?}");
     assert!(err.to_string().contains("127.0.0.1:9/x"), "{err}");
+}
+
+/// Passes whose text needs escaping in `LOAD DATA`'s format.
+fn awkward_passes() -> Vec<Pass> {
+    let mut data = dataset(60, 31);
+    let texts = [
+        "back\\slash \\N",
+        "tab\there",
+        "new\nline",
+        "carriage\rreturn",
+        "nul\0byte",
+        "'quote\" and ,comma",
+        "大众牌SVW71810KJ",
+    ];
+    for (p, text) in data.iter_mut().zip(texts.iter().cycle()) {
+        p.brand = (*text).into();
+        p.district = format!("{text}区");
+    }
+    data
+}
+
+#[test]
+fn text_round_trips_by_load_data_and_by_insert() {
+    let data = awkward_passes();
+    let q = PassQuery {
+        size: 1000,
+        ..Default::default()
+    };
+    for load_data in [true, false] {
+        let dbs = TestDbs::new(if load_data { "load" } else { "insert" }, 2);
+        let mut store = dbs.open_with(MysqlOptions {
+            load_data,
+            ..MysqlOptions::default()
+        });
+        let written = store.write(&batch_of(&data)).unwrap();
+        assert_eq!(written.inserted, data.len() as u64);
+        for shard in &store.shards {
+            assert_eq!(
+                shard.load_data_state(),
+                (load_data, 0),
+                "the path asked for"
+            );
+        }
+        let page = store.query_passes(&q).unwrap();
+        assert_eq!(page.items, reference(&data, &q).0, "load_data {load_data}");
+        // A replay stores nothing more.
+        assert_eq!(store.write(&batch_of(&data)).unwrap().inserted, 0);
+        assert_eq!(store.count_passes().unwrap(), data.len() as u64);
+    }
+}
+
+#[test]
+fn a_value_a_column_cannot_hold_is_refused_not_truncated() {
+    let dbs = TestDbs::new("toolong", 2);
+    let mut store = dbs.open();
+    let mut data = dataset(20, 37);
+    data[5].brand = "长".repeat(200);
+    let err = store.write(&batch_of(&data)).unwrap_err().to_string();
+    assert!(err.contains("clppxh"), "{err}");
+    // LOAD DATA would have truncated it: that load was undone for INSERT.
+    let undone: u64 = store.shards.iter().map(|s| s.load_data_state().1).sum();
+    assert!(undone >= 1);
+    // The whole batch's transaction was undone on the failing shard.
+    let q = PassQuery {
+        size: 100,
+        ..Default::default()
+    };
+    let stored = store.query_passes(&q).unwrap().items;
+    assert!(
+        stored.iter().all(|p| p.brand.chars().count() <= 128),
+        "nothing truncated"
+    );
+    assert!(!stored.iter().any(|p| p.id == data[5].id));
 }
 
 #[test]

@@ -25,7 +25,7 @@ use crate::sources::tail::{decode_line, TailConfig, TailLine, Tailer};
 /// Lines per store write or Kafka flush.
 const MAX_LINES: usize = 8192;
 /// How often an idle tailer looks for new lines.
-const POLL: Duration = Duration::from_millis(200);
+const POLL: Duration = Duration::from_millis(50);
 
 pub fn run(args: TailArgs) -> anyhow::Result<()> {
     let config = Config::load_or_default(args.store.config.as_deref())?;

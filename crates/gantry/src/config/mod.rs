@@ -128,7 +128,7 @@ impl Default for KafkaConfig {
             warnings_topic: "traffic-warnings".into(),
             group: "gantry-workers".into(),
             batch_max: 5000,
-            batch_linger_ms: 200,
+            batch_linger_ms: 50,
             readings_topic: String::new(),
         }
     }

@@ -75,6 +75,9 @@ impl KafkaSource {
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
             .set("max.poll.interval.ms", "20000")
+            // A broker that holds a fetch until its longest wait (tansu
+            // does) would otherwise add up to 500 ms to every record.
+            .set("fetch.wait.max.ms", "50")
             .create_with_context(Assignments::default())
             .with_context(|| format!("cannot create a Kafka consumer for {}", config.brokers))?;
         consumer
