@@ -85,7 +85,7 @@ fn main() {
 }
 
 /// The rows/s table: every way into the shards beside the ceiling, or
-/// only the one `only` names ("bulk" or "sustained").
+/// only the one `only` names ("bulk", "classic", "sqlite", "sustained").
 fn throughput(servers: &[String], dir: &Path, records: u64, classic_rows: u64, only: Option<&str>) {
     let input = Input::simulate(dir, records, None, 5, (records / 2000).max(10));
     let rows = input.rows();

@@ -962,8 +962,6 @@ fn strip_comments(statement: &str) -> String {
         .to_owned()
 }
 
-/// A conflict with a concurrent writer, which the same transaction, tried
-/// again, gets past.
 /// A pass's columns for a multi-row INSERT, in [`INSERT_PASSES`] order.
 fn pass_values(p: &Pass) -> Vec<Value> {
     let d = p.derived();
@@ -1021,6 +1019,8 @@ fn write_load_row(out: &mut Vec<u8>, p: &Pass) {
     out.push(b'\n');
 }
 
+/// A conflict with a concurrent writer, which the same transaction, tried
+/// again, gets past.
 fn is_conflict(e: &mysql::Error) -> bool {
     matches!(e, mysql::Error::MySqlError(m)
         if matches!(m.code, ER_LOCK_DEADLOCK | ER_LOCK_WAIT_TIMEOUT | ER_DUP_ENTRY))

@@ -58,7 +58,9 @@ pub struct SqliteOptions {
     /// Page size of new shard files, bytes (a power of two, 512–65536).
     pub page_size: u32,
     /// Page cache of all shards together while in bulk mode, MiB, split
-    /// evenly (but at least `cache_mib` per shard). Random gcxh keys touch
+    /// evenly (but at least `cache_mib` per shard), for the shards that keep
+    /// their GCXH index (those that hold passes; an empty shard appends
+    /// with `cache_mib`). Random gcxh keys touch
     /// the whole key index on every batch; it must stay cached to load fast
     /// (the key index takes ~28 MiB per million passes of a shard).
     pub bulk_cache_total_mib: u32,

@@ -21,9 +21,10 @@ CREATE TABLE IF NOT EXISTS meta (
 -- only the (small) gcxh key lands at a random place, which inserts faster
 -- than a WITHOUT ROWID table clustered on random ids. GCXH is unique, but
 -- kept so by the writer (an insert skips a GCXH already stored; a bulk load
--- builds idx_passes_gcxh as UNIQUE, or plain after removing repeats) rather than by a UNIQUE
--- constraint, so a bulk load can append rows and build the key index
--- sorted afterwards instead of checking it at a random place per row.
+-- builds idx_passes_gcxh UNIQUE, or plain after removing repeats) rather
+-- than by a UNIQUE constraint, so a bulk load can append rows and build the
+-- key index sorted afterwards instead of checking it at a random place per
+-- row.
 CREATE TABLE IF NOT EXISTS passes (
     gcxh              TEXT NOT NULL,              -- pass id; re-imports are skipped on it
     xzqhmc            TEXT NOT NULL,              -- district
