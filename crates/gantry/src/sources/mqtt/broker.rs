@@ -24,7 +24,21 @@ pub fn start(port: Option<u16>) -> anyhow::Result<SocketAddr> {
             }
         })
         .context("cannot start the embedded MQTT broker")?;
+    wait_until_listening(listen)?;
     Ok(listen)
+}
+
+/// rumqttd binds inside its thread: callers announce the address, and
+/// devices connect to it, only once it accepts connections.
+fn wait_until_listening(at: SocketAddr) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(at).is_err() {
+        if std::time::Instant::now() >= deadline {
+            anyhow::bail!("the embedded MQTT broker did not start listening on {at}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Ok(())
 }
 
 /// rumqttd reports a port in use only inside its thread, so the port is
