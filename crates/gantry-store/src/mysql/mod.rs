@@ -177,6 +177,22 @@ impl Store for MysqlStore {
             .collect()
     }
 
+    /// See [`MysqlShard::begin_bulk`]: a bulk load into empty shards skips
+    /// the lookup of GCXHs it has not stored itself.
+    fn begin_bulk(&mut self) -> Result<(), StoreError> {
+        on_every_shard(self.live()?, MysqlShard::begin_bulk)
+            .into_iter()
+            .collect()
+    }
+
+    /// Every write committed; nothing was dropped to find later.
+    fn end_bulk(&mut self) -> Result<u64, StoreError> {
+        for shard in self.live()? {
+            shard.end_bulk();
+        }
+        Ok(0)
+    }
+
     /// Every write commits, so there is nothing to flush.
     fn flush(&mut self) -> Result<(), StoreError> {
         self.live().map(drop)

@@ -1,6 +1,7 @@
 //! One MySQL shard: one database, reached through its own connection pool.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -78,6 +79,10 @@ pub(crate) struct MysqlShard {
     load_data: AtomicBool,
     /// Loads undone because not every row went in cleanly.
     unclean_loads: AtomicU64,
+    /// During a bulk load into a shard that had no passes: hashes of the
+    /// GCXHs stored since, so that only a GCXH whose hash is here needs
+    /// looking up (see [`MysqlShard::begin_bulk`]).
+    bulk_ids: Mutex<Option<HashSet<u64>>>,
 }
 
 impl MysqlShard {
@@ -142,6 +147,7 @@ impl MysqlShard {
             partitions: Mutex::new(BTreeSet::new()),
             load_data: AtomicBool::new(options.load_data),
             unclean_loads: AtomicU64::new(0),
+            bulk_ids: Mutex::new(None),
         };
         shard.create_schema()?;
         shard.check_identity(index, count)?;
@@ -328,6 +334,49 @@ impl MysqlShard {
 
     // ---- writes ----
 
+    /// Starts a bulk load. When the shard holds no passes yet, the GCXHs
+    /// this process stores are remembered (as 64-bit hashes), and a pass
+    /// whose hash is not among them cannot be stored already: its lookup
+    /// is skipped, which on a day-partitioned table probes every day. A
+    /// hash seen before (a repeat, or a collision) is still looked up, so
+    /// GCXH stays unique. This trusts that no other process writes this
+    /// shard until [`MysqlShard::end_bulk`], as a database's own loaders do;
+    /// the primary key (gcxh, gcsj) still stops an exact repeat from anyone.
+    pub fn begin_bulk(&self) -> Result<()> {
+        let mut conn = self.conn()?;
+        let any: Option<u8> = conn
+            .query_first("SELECT 1 FROM passes LIMIT 1")
+            .map_err(|e| self.err(e))?;
+        *self.bulk_ids.lock().unwrap_or_else(|p| p.into_inner()) = any.is_none().then(HashSet::new);
+        Ok(())
+    }
+
+    pub fn end_bulk(&self) {
+        *self.bulk_ids.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Of `passes`, those that may be stored already: all of them, unless
+    /// a bulk load into an empty shard knows which GCXHs it stored.
+    fn maybe_stored<'p>(&self, passes: &[&'p Pass]) -> Vec<&'p Pass> {
+        let ids = self.bulk_ids.lock().unwrap_or_else(|p| p.into_inner());
+        match ids.as_ref() {
+            Some(ids) => passes
+                .iter()
+                .copied()
+                .filter(|p| ids.contains(&id_hash(&p.id)))
+                .collect(),
+            None => passes.to_vec(),
+        }
+    }
+
+    /// Remembers GCXHs just committed, during a bulk load.
+    fn remember_stored(&self, passes: &[&Pass]) {
+        let mut ids = self.bulk_ids.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(ids) = ids.as_mut() {
+            ids.extend(passes.iter().map(|p| id_hash(&p.id)));
+        }
+    }
+
     /// Stores this shard's part of a batch in one transaction, retrying it
     /// when it lost a lock conflict with another writer.
     pub fn write(&self, work: &ShardWork<'_>) -> Result<WriteSummary> {
@@ -337,7 +386,13 @@ impl MysqlShard {
         self.ensure_partitions(work.passes.iter().map(|p| p.time.date()))?;
         let mut attempt = 0;
         loop {
-            match self.write_once(work) {
+            let result = self.write_once(work);
+            if result.is_err() {
+                // A failed commit may have stored what it was not told of:
+                // from now on every GCXH is looked up.
+                self.end_bulk();
+            }
+            match result {
                 Err(StoreError::Mysql { source, .. })
                     if is_conflict(&source) && attempt < self.options.lock_retries =>
                 {
@@ -364,7 +419,7 @@ impl MysqlShard {
         let stored = self.existing(
             &mut tx,
             "SELECT gcxh FROM passes WHERE gcxh IN ",
-            passes.iter().map(|p| p.id.as_str()),
+            self.maybe_stored(&passes).iter().map(|p| p.id.as_str()),
         )?;
         passes.retain(|p| !stored.contains(p.id.as_str()));
         summary.inserted = passes.len() as u64;
@@ -414,6 +469,7 @@ impl MysqlShard {
         self.insert_rows(&mut tx, head, "", 6, rows)?;
 
         tx.commit().map_err(|e| self.err(e))?;
+        self.remember_stored(&passes);
         Ok(summary)
     }
 
@@ -925,6 +981,14 @@ fn rejection_id(r: &Rejection) -> String {
 }
 
 /// `(?, ?), (?, ?)`: `rows` groups of `width` placeholders.
+/// A GCXH's hash for [`MysqlShard::begin_bulk`]'s memory: 8 bytes a pass
+/// instead of the text.
+fn id_hash(id: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
+}
+
 fn placeholders(width: usize, rows: usize) -> String {
     let group = format!("({})", vec!["?"; width].join(", "));
     vec![group.as_str(); rows].join(", ")

@@ -320,3 +320,43 @@ fn retention_drops_whole_days_and_keeps_rollups() {
     let dbs = TestDbs::new("retain", 2);
     check_retention(&mut dbs.open());
 }
+
+#[test]
+fn a_bulk_load_into_empty_shards_still_keeps_one_pass_per_gcxh() {
+    let dbs = TestDbs::new("bulk", 2);
+    let mut data = dataset(2000, 21);
+    // A GCXH repeated in a later batch with another time: the primary key
+    // (gcxh, gcsj) lets it in, so only the lookup keeps GCXH unique.
+    let mut moved = data[7].clone();
+    moved.time += chrono::Duration::hours(5);
+    data.push(moved);
+    // Exact repeats, in batches of their own: these fail the load and
+    // make the shard look everything up from then on.
+    let repeats = data[100..300].to_vec();
+    let write_all = |store: &mut MysqlStore| {
+        let mut total = write_in_batches(store, &data, 250);
+        total.add(write_in_batches(store, &repeats, 250));
+        total
+    };
+
+    let mut plain = dbs.open();
+    let expected = write_all(&mut plain);
+    let expected_snapshot = snapshot(&plain);
+    assert_eq!((expected.inserted, expected.duplicates), (2000, 201));
+    drop(plain);
+    dbs.drop_all();
+
+    let mut bulk = dbs.open();
+    bulk.begin_bulk().unwrap();
+    let written = write_all(&mut bulk);
+    assert_eq!(bulk.end_bulk().unwrap(), 0);
+    assert_eq!(written, expected);
+    assert_eq!(snapshot(&bulk), expected_snapshot);
+
+    // Shards that hold passes already: every GCXH is looked up.
+    bulk.begin_bulk().unwrap();
+    let again = write_all(&mut bulk);
+    assert_eq!(bulk.end_bulk().unwrap(), 0);
+    assert_eq!(again.inserted, 0);
+    assert_eq!(snapshot(&bulk), expected_snapshot);
+}

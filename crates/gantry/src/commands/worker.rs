@@ -2,7 +2,9 @@
 //! Per batch of records: parse, detect, store (idempotent on GCXH), push
 //! the new warnings to Redis (at most once per id) and to the warnings
 //! topic, and only then commit the offsets. A crash or a rebalance replays
-//! at most the uncommitted records, which the store and Redis skip.
+//! at most the uncommitted records, which the store and Redis skip. The
+//! store and the sinks work on a thread of their own ([`Writer`]), one
+//! batch behind the loop that polls and detects.
 //!
 //! Records are keyed by plate, so one plate's records are in one partition,
 //! in order: each partition gets a detector of its own, with its own event
@@ -11,15 +13,18 @@
 //! of the plates that hash to it, so a plate moving between workers keeps
 //! its history and a rebalance misses no clone.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use std::collections::BTreeMap;
 
 use gantry_core::partition::partition_of;
 use gantry_core::{CheckpointDirectory, Detector, DetectorConfig, Warning};
-use gantry_store::WriteSummary;
+use gantry_store::{Batch, Store, WriteSummary};
 
 use crate::cli::{StoreArgs, WorkerArgs};
 use crate::clock::china_now;
@@ -207,6 +212,120 @@ impl Publisher {
     }
 }
 
+/// The store, shared by the writer thread and the loop (which reads it to
+/// rebuild detectors only once the writer has drained).
+type SharedStore = Arc<Mutex<Box<dyn Store>>>;
+
+fn lock(store: &SharedStore) -> MutexGuard<'_, Box<dyn Store>> {
+    store.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A batch for the writer, and the records whose offsets it settles.
+struct Job {
+    batch: Batch,
+    records: Vec<Record>,
+}
+
+/// Stores and publishes batches on a thread of its own, in order, while
+/// the loop polls and detects the next one: the store is busy all the
+/// time instead of waiting for every poll. Each job's records come back
+/// once their batch is stored and published, and only then are their
+/// offsets committed. At most [`IN_FLIGHT`] batches are on their way, so
+/// a slow store slows the polling.
+struct Writer {
+    jobs: Option<SyncSender<Job>>,
+    done: Receiver<Vec<Record>>,
+    handle: Option<JoinHandle<anyhow::Result<WriteSummary>>>,
+    in_flight: usize,
+}
+
+/// Batches queued behind the one being written.
+const IN_FLIGHT: usize = 1;
+
+impl Writer {
+    fn spawn(store: SharedStore, mut publisher: Publisher, stop: Arc<AtomicBool>) -> Self {
+        let (jobs, queue) = mpsc::sync_channel::<Job>(IN_FLIGHT);
+        let (report, done) = mpsc::channel();
+        let handle = std::thread::Builder::new()
+            .name("worker-writer".into())
+            .spawn(move || {
+                let mut total = WriteSummary::default();
+                for job in queue {
+                    let summary = super::store_batch(lock(&store).as_mut(), &job.batch, &stop)?;
+                    total.add(summary);
+                    publisher.publish(&job.batch.warnings, &stop)?;
+                    if report.send(job.records).is_err() {
+                        break;
+                    }
+                }
+                Ok(total)
+            })
+            .expect("spawning a thread only fails when the OS is out of threads");
+        Writer {
+            jobs: Some(jobs),
+            done,
+            handle: Some(handle),
+            in_flight: 0,
+        }
+    }
+
+    /// Queues a job, waiting while the writer is [`IN_FLIGHT`] behind.
+    fn send(&mut self, job: Job) -> anyhow::Result<()> {
+        let sent = self.jobs.as_ref().is_some_and(|j| j.send(job).is_ok());
+        if !sent {
+            return Err(self.failure());
+        }
+        self.in_flight += 1;
+        Ok(())
+    }
+
+    /// Commits the offsets of every batch written since the last call.
+    fn commit_written(&mut self, source: &KafkaSource) -> anyhow::Result<()> {
+        while let Ok(records) = self.done.try_recv() {
+            self.in_flight -= 1;
+            source.commit(&records)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until every queued batch is written, committing their offsets.
+    fn drain(&mut self, source: &KafkaSource) -> anyhow::Result<()> {
+        while self.in_flight > 0 {
+            let Ok(records) = self.done.recv() else {
+                return Err(self.failure());
+            };
+            self.in_flight -= 1;
+            source.commit(&records)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is queued, commits it and returns the writer's totals.
+    fn finish(mut self, source: &KafkaSource) -> anyhow::Result<WriteSummary> {
+        self.jobs = None;
+        let total = self.join();
+        self.commit_written(source)?;
+        total
+    }
+
+    /// Why the writer stopped.
+    fn failure(&mut self) -> anyhow::Error {
+        self.jobs = None;
+        match self.join() {
+            Err(e) => e,
+            Ok(_) => anyhow::anyhow!("the store writer stopped"),
+        }
+    }
+
+    fn join(&mut self) -> anyhow::Result<WriteSummary> {
+        match self.handle.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => Ok(WriteSummary::default()),
+        }
+    }
+}
+
 pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let config = Config::load(&args.config)?;
     let kafka = config
@@ -223,7 +342,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         super::checkpoints_with(store.as_mut(), config.detector.checkpoints.as_deref())?;
     let settings = super::detector_from_config(&config.detector);
     let mut detectors = Detectors::new(settings, checkpoints);
-    let mut publisher = Publisher {
+    let publisher = Publisher {
         redis: config.redis.as_ref().map(RedisWarnings::new).transpose()?,
         kafka: KafkaSink::new(&kafka.brokers)?,
         topic: kafka.warnings_topic.clone(),
@@ -234,20 +353,21 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         "gantry worker: group {} on topic {} at {}",
         kafka.group, kafka.topic, kafka.brokers
     );
+    let store: SharedStore = Arc::new(Mutex::new(store));
+    let mut writer = Writer::spawn(Arc::clone(&store), publisher, Arc::clone(&stop));
     let linger = Duration::from_millis(kafka.batch_linger_ms);
     let idle_flush = Duration::from_millis(args.idle_flush_ms);
     let idle_exit = args.idle_exit_ms.map(Duration::from_millis);
-    let retention = Retention::new(config.store.retention_days);
+    let mut retention = Retention::new(config.store.retention_days);
     let mut last_record = Instant::now();
     let mut flushed = true;
-    let mut total = WriteSummary::default();
-    let mut retention = retention;
     let mut rejoin = Cooldown::new(REJOIN_COOLDOWN);
     let mut share_check = Cooldown::new(SHARE_CHECK_EVERY);
     let mut drain_check = Cooldown::new(Duration::from_secs(1));
     let mut short = false;
     while !stop.load(Ordering::SeqCst) {
-        if let Err(e) = retention.run_if_due(store.as_mut()) {
+        writer.commit_written(&source)?;
+        if let Err(e) = retention.run_if_due(lock(&store).as_mut()) {
             // Old passes wait for the next round; ingest goes on.
             eprintln!("gantry worker: {e:#}");
         }
@@ -259,17 +379,25 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
             // The polled records are not committed: whoever gets their
             // partition now reads them again.
             eprintln!("gantry worker: assigned less than an even share; rejoining the group");
+            writer.drain(&source)?;
             source = source.rejoin(&kafka)?;
             short = false;
             continue;
         }
         if polled.reassigned {
+            // The rebuild reads the store: everything detected before
+            // must be in it.
+            writer.drain(&source)?;
             let mut restored = Vec::new();
             super::retry("the store", &stop, || {
-                restored = detectors.rebuild(&source, store.as_mut())?;
+                restored = detectors.rebuild(&source, lock(&store).as_mut())?;
                 Ok(())
             })?;
-            publisher.publish(&restored, &stop)?;
+            // Already stored; storing them again is a no-op.
+            writer.send(Job {
+                batch: warnings_only(restored),
+                records: Vec::new(),
+            })?;
             // The restored detectors hold their newest passes back for late
             // records like any other: the next idle spell releases them.
             flushed = false;
@@ -279,38 +407,44 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
             if !flushed && idle >= idle_flush {
                 // No record is coming to move the watermark: release
                 // what the detector holds back for late records.
-                let batch = gantry_store::Batch {
-                    warnings: detectors.flush(),
-                    ..Default::default()
-                };
-                total.add(super::store_batch(store.as_mut(), &batch, &stop)?);
-                publisher.publish(&batch.warnings, &stop)?;
+                writer.send(Job {
+                    batch: warnings_only(detectors.flush()),
+                    records: Vec::new(),
+                })?;
                 flushed = true;
             }
             // Idle is not done while the group has records left: a
             // partition nobody consumes yet, or one a peer still works on.
-            if !short
-                && idle_exit.is_some_and(|limit| idle >= limit)
-                && drain_check.due()
-                && group_drained(&source)
-            {
-                break;
+            if !short && idle_exit.is_some_and(|limit| idle >= limit) && drain_check.due() {
+                writer.drain(&source)?;
+                if group_drained(&source) {
+                    break;
+                }
             }
             continue;
         }
         last_record = Instant::now();
         flushed = false;
         let batch = detectors.detect(&polled.records, &kafka.topic);
-        total.add(super::store_batch(store.as_mut(), &batch, &stop)?);
-        publisher.publish(&batch.warnings, &stop)?;
-        source.commit(&polled.records)?;
+        writer.send(Job {
+            batch,
+            records: polled.records,
+        })?;
     }
-    store.close().context("cannot close the store")?;
+    let total = writer.finish(&source)?;
+    lock(&store).close().context("cannot close the store")?;
     println!(
         "accepted {}  duplicates {}  rejected {}  warnings {} new",
         total.inserted, total.duplicates, total.rejected, total.warnings_inserted
     );
     Ok(())
+}
+
+fn warnings_only(warnings: Vec<Warning>) -> Batch {
+    Batch {
+        warnings,
+        ..Default::default()
+    }
 }
 
 /// Whether the worker holds less than its share of the partitions; a

@@ -127,7 +127,7 @@ impl Default for KafkaConfig {
             topic: "traffic-raw".into(),
             warnings_topic: "traffic-warnings".into(),
             group: "gantry-workers".into(),
-            batch_max: 5000,
+            batch_max: 20_000,
             batch_linger_ms: 50,
             readings_topic: String::new(),
         }
