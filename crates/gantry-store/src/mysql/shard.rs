@@ -980,7 +980,6 @@ fn rejection_id(r: &Rejection) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&key))
 }
 
-/// `(?, ?), (?, ?)`: `rows` groups of `width` placeholders.
 /// A GCXH's hash for [`MysqlShard::begin_bulk`]'s memory: 8 bytes a pass
 /// instead of the text.
 fn id_hash(id: &str) -> u64 {
@@ -989,6 +988,7 @@ fn id_hash(id: &str) -> u64 {
     h.finish()
 }
 
+/// `(?, ?), (?, ?)`: `rows` groups of `width` placeholders.
 fn placeholders(width: usize, rows: usize) -> String {
     let group = format!("({})", vec!["?"; width].join(", "));
     vec![group.as_str(); rows].join(", ")
