@@ -12,7 +12,7 @@ use chrono::{Days, Local, NaiveDate, NaiveDateTime};
 use gantry_core::geo::GeoPoint;
 use gantry_core::rollup::RollupDelta;
 use gantry_core::time::write_pass_time;
-use gantry_core::{Checkpoint, Pass, Rejection, Rule, Sighting, Warning};
+use gantry_core::{Checkpoint, Derived, Pass, Rejection, Rule, Sighting, Warning};
 use mysql::prelude::{FromValue, Queryable};
 use mysql::{
     LocalInfileHandler, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Row, TxOpts,
@@ -424,11 +424,12 @@ impl MysqlShard {
         passes.retain(|p| !stored.contains(p.id.as_str()));
         summary.inserted = passes.len() as u64;
         summary.duplicates = work.passes.len() as u64 - summary.inserted;
-        for p in &passes {
-            let d = p.derived();
+        // Derived once: the rollups and the rows both need it.
+        let rows: Vec<(&Pass, Derived)> = passes.iter().map(|p| (*p, p.derived())).collect();
+        for (p, d) in &rows {
             delta.add_counts(&p.checkpoint, p.time, d.province, d.vehicle_type, 1);
         }
-        self.insert_passes(&mut tx, &passes)?;
+        self.insert_passes(&mut tx, &rows)?;
         self.add_rollups(&mut tx, &delta)?;
 
         let mut warnings = work.warnings.clone();
@@ -476,7 +477,11 @@ impl MysqlShard {
     /// Stores passes not stored yet: by `LOAD DATA LOCAL INFILE` from memory
     /// where the server allows it (it parses plain text as it arrives, the
     /// way its own loader does), else by multi-row INSERTs.
-    fn insert_passes(&self, tx: &mut mysql::Transaction<'_>, passes: &[&Pass]) -> Result<()> {
+    fn insert_passes(
+        &self,
+        tx: &mut mysql::Transaction<'_>,
+        passes: &[(&Pass, Derived)],
+    ) -> Result<()> {
         if passes.is_empty() {
             return Ok(());
         }
@@ -494,7 +499,7 @@ impl MysqlShard {
             INSERT_PASSES,
             "",
             12,
-            passes.iter().map(|p| pass_values(p)),
+            passes.iter().map(|(p, d)| pass_values(p, d)),
         )
     }
 
@@ -502,10 +507,14 @@ impl MysqlShard {
     /// warnings and skips duplicate keys, so a load that did not store
     /// every row cleanly is undone ([`Load::Unclean`]): INSERT then reports
     /// the precise error, or the conflict with another writer, retried.
-    fn load_passes(&self, tx: &mut mysql::Transaction<'_>, passes: &[&Pass]) -> Result<Load> {
+    fn load_passes(
+        &self,
+        tx: &mut mysql::Transaction<'_>,
+        passes: &[(&Pass, Derived)],
+    ) -> Result<Load> {
         let mut text = Vec::with_capacity(passes.len() * 192);
-        for p in passes {
-            write_load_row(&mut text, p);
+        for (p, d) in passes {
+            write_load_row(&mut text, p, d);
         }
         tx.query_drop("SAVEPOINT before_load")
             .map_err(|e| self.err(e))?;
@@ -1027,8 +1036,7 @@ fn strip_comments(statement: &str) -> String {
 }
 
 /// A pass's columns for a multi-row INSERT, in [`INSERT_PASSES`] order.
-fn pass_values(p: &Pass) -> Vec<Value> {
-    let d = p.derived();
+fn pass_values(p: &Pass, d: &Derived) -> Vec<Value> {
     vec![
         Value::from(p.id.as_str()),
         Value::from(p.district.as_str()),
@@ -1047,8 +1055,7 @@ fn pass_values(p: &Pass) -> Vec<Value> {
 
 /// A pass as one line of [`LOAD_PASSES`]: tab-separated fields, with
 /// backslash, tab, newline, carriage return and NUL escaped.
-fn write_load_row(out: &mut Vec<u8>, p: &Pass) {
-    let d = p.derived();
+fn write_load_row(out: &mut Vec<u8>, p: &Pass, d: &Derived) {
     let mut time = String::with_capacity(19);
     write_pass_time(p.time, &mut time);
     let fields: [&str; 12] = [
