@@ -48,6 +48,14 @@ const SETTINGS: [(&str, &str); 3] = [
 const COLUMNS: &str = "gcxh, xzqhmc, kkmc, fxlx, gcsj, hpzl, hphm, clppxh, province, \
                        is_weekend, is_peak_hour, vehicle_type_name";
 
+/// Partitions of the raw topic: two workers take two each.
+const PARTITIONS: usize = 4;
+
+/// Workers in the sustained and latency runs (GANTRY_BENCH_WORKERS).
+fn workers() -> usize {
+    usize::try_from(env_or("GANTRY_BENCH_WORKERS", 2)).unwrap_or(2)
+}
+
 fn env_or(key: &str, default: u64) -> u64 {
     std::env::var(key)
         .ok()
@@ -125,7 +133,7 @@ fn throughput(servers: &[String], dir: &Path, records: u64, classic_rows: u64, o
     if runs("sustained") {
         let sustained = sustained_pipeline(servers, dir, &input, accepted);
         table.push((
-            "tail → Kafka → 2 workers → 2 shards + Redis".to_owned(),
+            format!("tail → Kafka → {} worker(s) → 2 shards + Redis", workers()),
             sustained,
             rows,
         ));
@@ -427,13 +435,15 @@ struct Pipeline {
     config: String,
     dsns: Vec<String>,
     channel: String,
+    /// Where the workers' logs go.
+    dir: PathBuf,
 }
 
 impl Pipeline {
     fn new(servers: &[String], input: &Input, name: &str, detector: &str) -> Pipeline {
         let dsns = shard_dsns(servers, name);
         let tag = format!("gantry-bench-{name}-{}", std::process::id());
-        create_topic(&format!("{tag}-raw"), 4);
+        create_topic(&format!("{tag}-raw"), PARTITIONS as i32);
         create_topic(&format!("{tag}-warnings"), 1);
         let more = format!(
             "[kafka]\nbrokers = {:?}\ntopic = \"{tag}-raw\"\n\
@@ -448,31 +458,35 @@ impl Pipeline {
             config: input.config(dir, name, &dsns, detector, &more),
             dsns,
             channel: format!("{tag}:warnings"),
+            dir: dir.to_owned(),
         }
     }
 
-    /// `n` workers, given time to join the group before records flow.
-    fn workers(&self, n: usize) -> Vec<Child> {
-        let mut workers: Vec<Child> = (0..n)
-            .map(|_| spawn(&["worker", "--config", &self.config]))
+    /// `n` workers, in a group that has settled before records flow: a
+    /// rebalance stops consumption for seconds, which is the group's
+    /// start-up and not the pipeline's latency.
+    fn workers(&self, n: usize) -> Running {
+        let logs: Vec<PathBuf> = (0..n)
+            .map(|i| self.dir.join(format!("worker-{i}.log")))
             .collect();
-        std::thread::sleep(Duration::from_secs(8));
-        for worker in &mut workers {
-            let status = worker.try_wait().unwrap();
-            assert!(status.is_none(), "a worker exited: {status:?}");
-        }
+        let mut workers = Running(
+            logs.iter()
+                .map(|log| spawn_logged(&["worker", "--config", &self.config], log))
+                .collect(),
+        );
+        wait_settled(&logs, &mut workers.0);
         workers
     }
 
-    fn tail(&self, pattern: &str, positions: &Path) -> Child {
-        spawn(&[
+    fn tail(&self, pattern: &str, positions: &Path) -> Running {
+        Running(vec![spawn(&[
             "tail",
             pattern,
             "--config",
             &self.config,
             "--position-file",
             &positions.display().to_string(),
-        ])
+        ])])
     }
 
     /// Passes the shards have counted so far (their rollups, cheap to read).
@@ -494,6 +508,14 @@ impl Pipeline {
 
 impl Drop for Pipeline {
     fn drop(&mut self) {
+        if std::env::var_os("GANTRY_BENCH_VERBOSE").is_some() {
+            for i in 0.. {
+                let Ok(said) = fs::read_to_string(self.dir.join(format!("worker-{i}.log"))) else {
+                    break;
+                };
+                eprintln!("worker {i}:\n{said}");
+            }
+        }
         drop_shards(&self.dsns);
         let mut conn = redis::Client::open(redis_url())
             .unwrap()
@@ -506,6 +528,44 @@ impl Drop for Pipeline {
         for key in keys {
             let _: () = redis::cmd("DEL").arg(key).query(&mut conn).unwrap();
         }
+    }
+}
+
+/// Waits until each worker's last assignment (from its log) is its even
+/// share of [`PARTITIONS`] and no log has changed for a while: tansu lists
+/// no consumer groups, so the workers' own word is what there is.
+fn wait_settled(logs: &[PathBuf], workers: &mut [Child]) {
+    let share = PARTITIONS / logs.len();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut last = Vec::new();
+    let mut quiet_since = Instant::now();
+    loop {
+        for worker in workers.iter_mut() {
+            let status = worker.try_wait().unwrap();
+            assert!(status.is_none(), "a worker exited: {status:?}");
+        }
+        let said: Vec<String> = logs
+            .iter()
+            .map(|log| fs::read_to_string(log).unwrap_or_default())
+            .collect();
+        if said != last {
+            last = said;
+            quiet_since = Instant::now();
+        }
+        let even = last.iter().all(|said| {
+            said.lines()
+                .rev()
+                .find_map(|l| l.split_once("partitions [")?.1.split_once(']'))
+                .is_some_and(|(held, _)| held.split(',').count() >= share)
+        });
+        if even && quiet_since.elapsed() > Duration::from_secs(6) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the workers' group did not settle"
+        );
+        std::thread::sleep(Duration::from_millis(250));
     }
 }
 
@@ -526,10 +586,28 @@ fn spawn(args: &[&str]) -> Child {
         .unwrap()
 }
 
-fn stop(children: impl IntoIterator<Item = Child>) {
-    for mut child in children {
-        let _ = child.kill();
-        let _ = child.wait();
+/// A gantry process whose output goes to `log` (and is shown at the end
+/// with GANTRY_BENCH_VERBOSE=1).
+fn spawn_logged(args: &[&str], log: &Path) -> Child {
+    let out = fs::File::create(log).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .args(args)
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap()
+}
+
+/// gantry processes, killed when dropped: also when the bench panics,
+/// so no worker outlives its run and loads the next.
+struct Running(Vec<Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -537,7 +615,7 @@ fn stop(children: impl IntoIterator<Item = Child>) {
 /// passes of the input, with the whole file waiting in the log.
 fn sustained_pipeline(servers: &[String], dir: &Path, input: &Input, accepted: u64) -> f64 {
     let pipeline = Pipeline::new(servers, input, "sustained", "");
-    let workers = pipeline.workers(2);
+    let workers = pipeline.workers(workers());
     let positions = dir.join("sustained.positions.json");
     let _ = fs::remove_file(&positions);
     let mut tail = None;
@@ -549,7 +627,7 @@ fn sustained_pipeline(servers: &[String], dir: &Path, input: &Input, accepted: u
             std::thread::sleep(Duration::from_millis(250));
         }
     });
-    stop(tail.into_iter().chain(workers));
+    drop((tail, workers));
     seconds
 }
 
@@ -561,7 +639,7 @@ fn latency_run(servers: &[String], dir: &Path, rate: u64, seconds: u64) -> Vec<f
     let (tx, rx) = mpsc::channel();
     let channel = pipeline.channel.clone();
     std::thread::spawn(move || subscribe(&channel, &tx));
-    let workers = pipeline.workers(2);
+    let workers = pipeline.workers(workers());
     let live = dir.join("latency.log");
     let positions = dir.join("latency.positions.json");
     let _ = fs::remove_file(&positions);
@@ -569,7 +647,7 @@ fn latency_run(servers: &[String], dir: &Path, rate: u64, seconds: u64) -> Vec<f
     let tail = pipeline.tail(&live.display().to_string(), &positions);
     let written = write_paced(&input.file, &live, rate);
     std::thread::sleep(Duration::from_secs(5));
-    stop([tail].into_iter().chain(workers));
+    drop((tail, workers));
     let mut latencies: Vec<f64> = rx
         .try_iter()
         .filter_map(|(gcxh, at): (String, Instant)| {

@@ -13,7 +13,7 @@
 //! of the plates that hash to it, so a plate moving between workers keeps
 //! its history and a rebalance misses no clone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,7 +32,7 @@ use crate::config::Config;
 use crate::pipeline::{detect_lines, SourcedLine};
 use crate::sinks::kafka::KafkaSink;
 use crate::sinks::redis::RedisWarnings;
-use crate::sources::kafka::{KafkaSource, Record};
+use crate::sources::kafka::{KafkaSource, Progress, Record};
 
 /// One detector per assigned partition.
 struct Detectors {
@@ -154,13 +154,55 @@ impl Retention {
 }
 
 /// Least time between two rejoins of the group, so a broker that keeps
-/// handing out a short share cannot make the worker churn.
+/// handing out a poor assignment cannot make the worker churn.
 const REJOIN_COOLDOWN: Duration = Duration::from_secs(15);
 
-/// How often the worker checks that it holds its share of the partitions
-/// besides after each reassignment: the group may list a dead member a
-/// while after the broker handed the survivors their old share again.
-const SHARE_CHECK_EVERY: Duration = Duration::from_secs(5);
+/// How often the worker looks for partitions nobody consumes.
+const ORPHAN_CHECK_EVERY: Duration = Duration::from_secs(5);
+
+/// How long a partition with records waiting may go without a commit
+/// before it counts as orphaned: longer than the session timeout (10 s),
+/// by which the broker has evicted a dead member.
+const ORPHAN_AFTER: Duration = Duration::from_secs(15);
+
+/// Watches for partitions nobody consumes. Kafka's assignors never leave
+/// one so; tansu 0.6 does after a member dies: it evicts the member but
+/// hands the survivors their old assignment again. Leaving the group and
+/// joining again ([`KafkaSource::rejoin`]) makes it assign anew. (The
+/// group's member list would tell sooner, but tansu lists no groups.)
+#[derive(Default)]
+struct OrphanWatch {
+    /// Per partition with records waiting: its committed offset, and since
+    /// when it has not moved.
+    still: HashMap<i32, (i64, Instant)>,
+}
+
+impl OrphanWatch {
+    /// Whether a partition another member holds has had records waiting
+    /// and no commit for [`ORPHAN_AFTER`] while this member's own
+    /// partitions did not stall: a store everyone waits on stalls them
+    /// all, which a rejoin would not mend.
+    fn orphaned(&mut self, progress: &[Progress], mine: &[i32], now: Instant) -> bool {
+        let mut still = HashMap::new();
+        let (mut mine_stalled, mut other_stalled) = (false, false);
+        for p in progress.iter().filter(|p| p.lag() > 0) {
+            let since = match self.still.get(&p.partition) {
+                Some(&(committed, since)) if committed == p.committed => since,
+                _ => now,
+            };
+            still.insert(p.partition, (p.committed, since));
+            if now.duration_since(since) >= ORPHAN_AFTER {
+                if mine.contains(&p.partition) {
+                    mine_stalled = true;
+                } else {
+                    other_stalled = true;
+                }
+            }
+        }
+        self.still = still;
+        other_stalled && !mine_stalled
+    }
+}
 
 /// Allows an action at most once per period.
 struct Cooldown {
@@ -362,9 +404,9 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     let mut last_record = Instant::now();
     let mut flushed = true;
     let mut rejoin = Cooldown::new(REJOIN_COOLDOWN);
-    let mut share_check = Cooldown::new(SHARE_CHECK_EVERY);
+    let mut orphan_check = Cooldown::new(ORPHAN_CHECK_EVERY);
+    let mut orphans = OrphanWatch::default();
     let mut drain_check = Cooldown::new(Duration::from_secs(1));
-    let mut short = false;
     while !stop.load(Ordering::SeqCst) {
         writer.commit_written(&source)?;
         if let Err(e) = retention.run_if_due(lock(&store).as_mut()) {
@@ -372,16 +414,13 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
             eprintln!("gantry worker: {e:#}");
         }
         let polled = source.poll_batch(kafka.batch_max.max(1), linger)?;
-        if polled.reassigned || share_check.due() {
-            short = short_of_share(&source);
-        }
-        if short && rejoin.due() {
+        if orphan_check.due() && orphaned(&source, &mut orphans) && rejoin.due() {
             // The polled records are not committed: whoever gets their
             // partition now reads them again.
-            eprintln!("gantry worker: assigned less than an even share; rejoining the group");
+            eprintln!("gantry worker: a partition has gone unconsumed; rejoining the group");
             writer.drain(&source)?;
             source = source.rejoin(&kafka)?;
-            short = false;
+            orphans = OrphanWatch::default();
             continue;
         }
         if polled.reassigned {
@@ -415,7 +454,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
             }
             // Idle is not done while the group has records left: a
             // partition nobody consumes yet, or one a peer still works on.
-            if !short && idle_exit.is_some_and(|limit| idle >= limit) && drain_check.due() {
+            if idle_exit.is_some_and(|limit| idle >= limit) && drain_check.due() {
                 writer.drain(&source)?;
                 if group_drained(&source) {
                     break;
@@ -447,13 +486,17 @@ fn warnings_only(warnings: Vec<Warning>) -> Batch {
     }
 }
 
-/// Whether the worker holds less than its share of the partitions; a
-/// broker that cannot say is taken at its word.
-fn short_of_share(source: &KafkaSource) -> bool {
-    source.short_of_share().unwrap_or_else(|e| {
-        eprintln!("gantry worker: cannot check the group's assignment: {e:#}");
-        false
-    })
+/// Whether [`OrphanWatch`] finds a partition orphaned now; a broker that
+/// cannot say is asked again later.
+fn orphaned(source: &KafkaSource, watch: &mut OrphanWatch) -> bool {
+    let progress = source.progress().and_then(|p| Ok((p, source.assigned()?)));
+    match progress {
+        Ok((progress, mine)) => watch.orphaned(&progress, &mine, Instant::now()),
+        Err(e) => {
+            eprintln!("gantry worker: cannot read the group's progress: {e:#}");
+            false
+        }
+    }
 }
 
 /// Whether the group has committed every record of the topic; a broker
@@ -488,4 +531,53 @@ fn detect_records(records: &[Record], topic: &str, detector: &mut Detector) -> g
         bytes: &r.payload,
     });
     detect_lines(lines, detector, china_now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(partition: i32, committed: i64, high: i64) -> Progress {
+        Progress {
+            partition,
+            committed,
+            high,
+        }
+    }
+
+    #[test]
+    fn a_partition_of_another_member_with_no_commit_for_long_is_orphaned() {
+        let mut watch = OrphanWatch::default();
+        let t0 = Instant::now();
+        let later = |s| t0 + Duration::from_secs(s);
+        let mine = [0, 1];
+        let progress = |own| [at(0, own, 900), at(1, own, 900), at(2, 10, 900)];
+        assert!(!watch.orphaned(&progress(100), &mine, t0));
+        assert!(!watch.orphaned(&progress(200), &mine, later(10)));
+        assert!(watch.orphaned(&progress(300), &mine, later(15)));
+    }
+
+    #[test]
+    fn a_partition_that_commits_or_is_caught_up_is_not_orphaned() {
+        let mut watch = OrphanWatch::default();
+        let t0 = Instant::now();
+        let later = |s| t0 + Duration::from_secs(s);
+        let mine = [0];
+        // Partition 1 moves on; partition 2 has nothing waiting.
+        for (i, s) in [0, 10, 20, 30].into_iter().enumerate() {
+            let moved = 10 + i as i64;
+            let progress = [at(0, 5, 5), at(1, moved, 900), at(2, 7, 7)];
+            assert!(!watch.orphaned(&progress, &mine, later(s)));
+        }
+    }
+
+    #[test]
+    fn no_rejoin_when_this_members_partitions_stall_too() {
+        // A shard everyone waits on stalls every partition alike.
+        let mut watch = OrphanWatch::default();
+        let t0 = Instant::now();
+        let progress = [at(0, 10, 900), at(1, 10, 900)];
+        assert!(!watch.orphaned(&progress, &[0], t0));
+        assert!(!watch.orphaned(&progress, &[0], t0 + Duration::from_secs(30)));
+    }
 }

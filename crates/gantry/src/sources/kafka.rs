@@ -45,6 +45,21 @@ pub struct Record {
     pub line: Option<u64>,
 }
 
+/// The group's committed offset in one partition, and the partition's end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub partition: i32,
+    pub committed: i64,
+    pub high: i64,
+}
+
+impl Progress {
+    /// Records produced and not committed yet.
+    pub fn lag(&self) -> i64 {
+        (self.high - self.committed).max(0)
+    }
+}
+
 /// What [`KafkaSource::poll_batch`] got.
 pub struct Polled {
     pub records: Vec<Record>,
@@ -167,31 +182,16 @@ impl KafkaSource {
             .with_context(|| format!("topic {} has no partitions", self.topic))
     }
 
-    /// Whether this member holds fewer partitions than an even split
-    /// among the group's live members gives each. Kafka's assignors never
-    /// do that; tansu 0.6 does after a member dies: it evicts the member
-    /// but hands the survivors their old assignment again, so the dead
-    /// member's partitions go unconsumed. Leaving the group and joining
-    /// again ([`KafkaSource::rejoin`]) makes it assign anew.
-    pub fn short_of_share(&self) -> anyhow::Result<bool> {
-        let partitions = usize::try_from(self.partition_count()?).unwrap_or(usize::MAX);
-        let held = self.assigned()?.len();
-        let groups = self
-            .consumer
-            .fetch_group_list(Some(&self.group), Duration::from_secs(10))
-            .with_context(|| format!("cannot describe consumer group {}", self.group))?;
-        let members = groups
-            .groups()
-            .iter()
-            .find(|g| g.name() == self.group)
-            .map_or(1, |g| g.members().len().max(1));
-        Ok(held < partitions / members)
-    }
-
     /// Records of the topic the group has not committed, over all its
     /// partitions, whoever holds them: 0 once everything produced so far
     /// is stored.
     pub fn group_lag(&self) -> anyhow::Result<i64> {
+        Ok(self.progress()?.iter().map(Progress::lag).sum())
+    }
+
+    /// Where the group stands on each partition of the topic, whoever
+    /// holds it.
+    pub fn progress(&self) -> anyhow::Result<Vec<Progress>> {
         let mut list = TopicPartitionList::new();
         for partition in 0..i32::try_from(self.partition_count()?).unwrap_or(i32::MAX) {
             list.add_partition(&self.topic, partition);
@@ -202,7 +202,7 @@ impl KafkaSource {
             .with_context(|| {
                 format!("cannot read the committed offsets of group {}", self.group)
             })?;
-        let mut lag = 0;
+        let mut progress = Vec::new();
         for e in committed.elements() {
             let (low, high) = self
                 .consumer
@@ -214,13 +214,17 @@ impl KafkaSource {
                         e.partition()
                     )
                 })?;
-            let done = match e.offset() {
+            let committed = match e.offset() {
                 Offset::Offset(o) => o,
                 _ => low,
             };
-            lag += (high - done).max(0);
+            progress.push(Progress {
+                partition: e.partition(),
+                committed,
+                high,
+            });
         }
-        Ok(lag)
+        Ok(progress)
     }
 
     /// Leaves the group (closing the consumer sends LeaveGroup) and joins
