@@ -39,7 +39,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{create_topic, gantry, kafka_brokers, redis_url, servers, summary_value};
+use common::{
+    create_topic, gantry, kafka_brokers, redis_url, servers, spawn_logged, summary_value,
+};
 use gantry_core::ShardRouter;
 use mysql::prelude::Queryable;
 
@@ -597,18 +599,6 @@ fn spawn(args: &[&str]) -> Child {
         .args(args)
         .stdout(output())
         .stderr(output())
-        .spawn()
-        .unwrap()
-}
-
-/// A gantry process whose output goes to `log` (and is shown at the end
-/// with GANTRY_BENCH_VERBOSE=1).
-fn spawn_logged(args: &[&str], log: &Path) -> Child {
-    let out = fs::File::create(log).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_gantry"))
-        .args(args)
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
         .spawn()
         .unwrap()
 }

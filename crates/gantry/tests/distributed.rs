@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-use common::{create_topic, gantry, kafka_brokers, redis_url, servers, Server};
+use common::{create_topic, gantry, kafka_brokers, redis_url, servers, spawn_logged, Server};
 use gantry_core::ShardRouter;
 use mysql::prelude::Queryable;
 
@@ -507,16 +507,6 @@ fn workers_killed_at_random_lose_and_double_nothing() {
     gantry(&["worker", "--config", &config, "--idle-exit-ms", "8000"]);
     assert_equal(&shards, &config, &reference);
     assert_redis(&streams, &reference);
-}
-
-/// `gantry …` with its stderr kept in `log`, for what it says it did.
-fn spawn_logged(args: &[&str], log: &Path) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_gantry"))
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap()
 }
 
 /// Waits up to `limit` for `log` to contain `text`.

@@ -13,6 +13,16 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
+/// `gantry …` with its stderr kept in `log`, for what it says it did.
+pub fn spawn_logged(args: &[&str], log: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
 /// Runs `gantry` with `args` and asserts it succeeded.
 pub fn gantry(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_gantry"))
