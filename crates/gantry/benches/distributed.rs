@@ -483,9 +483,12 @@ impl Pipeline {
     /// rebalance stops consumption for seconds, which is the group's
     /// start-up and not the pipeline's latency.
     fn workers(&self, n: usize) -> Running {
-        let logs: Vec<PathBuf> = (0..n)
-            .map(|i| self.dir.join(format!("worker-{i}.log")))
-            .collect();
+        let log = |i: usize| self.dir.join(format!("worker-{i}.log"));
+        // A larger earlier run's logs would be shown as this run's.
+        (n..)
+            .take_while(|&i| fs::remove_file(log(i)).is_ok())
+            .count();
+        let logs: Vec<PathBuf> = (0..n).map(log).collect();
         let mut workers = Running(
             logs.iter()
                 .map(|log| spawn_logged(&["worker", "--config", &self.config], log))
