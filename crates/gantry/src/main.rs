@@ -16,14 +16,17 @@ use clap::Parser;
 
 /// jemalloc keeps memory compact under many small strings and lets the
 /// detector's per-plate table (hundreds of MiB at millions of plates) sit on
-/// transparent huge pages, which removes most of its TLB misses.
+/// transparent huge pages, which removes most of its TLB misses. On Linux
+/// it also serves the C libraries' `malloc` (librdkafka allocates a few
+/// times per record, which glibc's arenas made a tenth of the tail's time).
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// jemalloc's options, read at start-up: huge pages where the kernel
 /// allows them (`madvise` mode), memory returned to the OS after 1 s.
 #[allow(non_upper_case_globals)]
-#[export_name = "_rjem_malloc_conf"]
+#[cfg_attr(target_os = "linux", export_name = "malloc_conf")]
+#[cfg_attr(not(target_os = "linux"), export_name = "_rjem_malloc_conf")]
 pub static malloc_conf: &[u8] = b"thp:always,metadata_thp:auto,dirty_decay_ms:1000\0";
 
 fn main() -> ExitCode {

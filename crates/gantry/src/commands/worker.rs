@@ -82,9 +82,9 @@ impl Detectors {
 
     /// The records' batch, each partition's through its own detector.
     fn detect(&mut self, records: &[Record], topic: &str) -> gantry_store::Batch {
-        let mut by_partition: BTreeMap<i32, Vec<Record>> = BTreeMap::new();
+        let mut by_partition: BTreeMap<i32, Vec<&Record>> = BTreeMap::new();
         for r in records {
-            by_partition.entry(r.partition).or_default().push(r.clone());
+            by_partition.entry(r.partition).or_default().push(r);
         }
         let mut batch = gantry_store::Batch::default();
         for (partition, records) in by_partition {
@@ -511,20 +511,20 @@ fn group_drained(source: &KafkaSource) -> bool {
     }
 }
 
-/// The batch of `records`: each a format (a) line; rejected ones keep the
-/// file and line the producer named in headers, else topic/partition and
-/// offset.
-fn detect_records(records: &[Record], topic: &str, detector: &mut Detector) -> gantry_store::Batch {
-    let sources: Vec<String> = records
-        .iter()
-        .map(|r| {
-            r.source
-                .clone()
-                .unwrap_or_else(|| format!("kafka:{topic}/{}", r.partition))
-        })
-        .collect();
-    let lines = records.iter().zip(&sources).map(|(r, source)| SourcedLine {
-        source,
+/// The batch of one partition's `records`: each a format (a) line;
+/// rejected ones keep the file and line the producer named in headers,
+/// else topic/partition and offset.
+fn detect_records(
+    records: &[&Record],
+    topic: &str,
+    detector: &mut Detector,
+) -> gantry_store::Batch {
+    let fallback = records
+        .first()
+        .map(|r| format!("kafka:{topic}/{}", r.partition))
+        .unwrap_or_default();
+    let lines = records.iter().map(|r| SourcedLine {
+        source: r.source.as_deref().unwrap_or(&fallback),
         line: r
             .line
             .unwrap_or_else(|| u64::try_from(r.offset).unwrap_or(0) + 1),
