@@ -18,7 +18,7 @@ use gantry_core::{CheckpointDirectory, ShardRouter};
 
 use self::shard::MysqlShard;
 use crate::fanout::Shards;
-use crate::work::split;
+use crate::work::{split, ShardWork};
 use crate::{Batch, Store, StoreError, WriteSummary};
 
 /// Tuning of the MySQL connections and writes.
@@ -60,7 +60,21 @@ pub struct MysqlStore {
     shards: Vec<MysqlShard>,
     router: ShardRouter,
     closed: bool,
+    /// Between `begin_bulk` and `end_bulk`: this process is the shards'
+    /// only writer.
+    bulk: bool,
 }
+
+/// During a bulk load, each shard's part of a batch goes in as this many
+/// transactions at once. One `LOAD DATA` uses one core; the largest shard's
+/// would leave the other idle once the smaller shards are done. Split by
+/// GCXH, so that a GCXH repeated within the batch stays in one of them.
+/// (Outside a bulk load, concurrent workers already write each shard side
+/// by side; more transactions there only wait on each other's rollups.)
+const BULK_TRANSACTIONS_PER_SHARD: usize = 2;
+
+/// A shard's part smaller than this is not worth a second transaction.
+const BULK_SPLIT_MIN_PASSES: usize = 4096;
 
 impl std::fmt::Debug for MysqlStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -102,6 +116,7 @@ impl MysqlStore {
             router: ShardRouter::mycat(shards.len()),
             shards,
             closed: false,
+            bulk: false,
         })
     }
 
@@ -124,6 +139,22 @@ impl MysqlStore {
     fn read(&self) -> Result<Shards<'_, MysqlShard>, StoreError> {
         Ok(Shards(self.live()?))
     }
+}
+
+/// `work` as `parts` pieces (one when it is small), its passes split by a
+/// hash of the GCXH; warnings and rejected rows stay in the first.
+fn divide(work: ShardWork<'_>, parts: usize) -> Vec<ShardWork<'_>> {
+    if parts <= 1 || work.passes.len() < BULK_SPLIT_MIN_PASSES {
+        return vec![work];
+    }
+    let mut pieces: Vec<ShardWork<'_>> = (0..parts).map(|_| ShardWork::default()).collect();
+    for &pass in &work.passes {
+        let piece = xxhash_rust::xxh3::xxh3_64(pass.id.as_bytes()) % parts as u64;
+        pieces[piece as usize].passes.push(pass);
+    }
+    pieces[0].warnings = work.warnings;
+    pieces[0].rejected = work.rejected;
+    pieces
 }
 
 /// Runs `f` on every shard, one thread per shard, results in shard order.
@@ -150,12 +181,20 @@ impl Store for MysqlStore {
     /// (idempotent on GCXH and warning id), which is what a caller does.
     fn write(&mut self, batch: &Batch) -> Result<WriteSummary, StoreError> {
         let shards = self.live()?;
-        let work = split(batch, &self.router);
+        let parts = if self.bulk {
+            BULK_TRANSACTIONS_PER_SHARD
+        } else {
+            1
+        };
+        let work: Vec<(&MysqlShard, ShardWork<'_>)> = shards
+            .iter()
+            .zip(split(batch, &self.router))
+            .flat_map(|(shard, w)| divide(w, parts).into_iter().map(move |w| (shard, w)))
+            .filter(|(_, w)| !w.is_empty())
+            .collect();
         let results = std::thread::scope(|scope| {
-            let handles: Vec<_> = shards
+            let handles: Vec<_> = work
                 .iter()
-                .zip(&work)
-                .filter(|(_, w)| !w.is_empty())
                 .map(|(shard, w)| scope.spawn(move || shard.write(w)))
                 .collect();
             handles
@@ -182,11 +221,14 @@ impl Store for MysqlStore {
     fn begin_bulk(&mut self) -> Result<(), StoreError> {
         on_every_shard(self.live()?, MysqlShard::begin_bulk)
             .into_iter()
-            .collect()
+            .collect::<Result<(), _>>()?;
+        self.bulk = true;
+        Ok(())
     }
 
     /// Every write committed; nothing was dropped to find later.
     fn end_bulk(&mut self) -> Result<u64, StoreError> {
+        self.bulk = false;
         for shard in self.live()? {
             shard.end_bulk();
         }

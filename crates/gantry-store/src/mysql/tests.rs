@@ -323,26 +323,47 @@ fn retention_drops_whole_days_and_keeps_rollups() {
 
 #[test]
 fn a_bulk_load_into_empty_shards_still_keeps_one_pass_per_gcxh() {
-    let dbs = TestDbs::new("bulk", 2);
-    let mut data = dataset(2000, 21);
+    check_bulk_load("bulk", 2000, 250);
+}
+
+#[test]
+fn a_bulk_load_in_two_transactions_per_shard_stays_exact() {
+    // Batches large enough that each shard's part is split in two.
+    check_bulk_load(
+        "bulk2",
+        4 * BULK_SPLIT_MIN_PASSES,
+        3 * BULK_SPLIT_MIN_PASSES,
+    );
+}
+
+/// A bulk load of `n` passes in batches of `batch` stores, counts and
+/// skips exactly what plain writes do.
+fn check_bulk_load(tag: &str, n: usize, batch: usize) {
+    let dbs = TestDbs::new(tag, 2);
+    let mut data = dataset(n, 21);
     // A GCXH repeated in a later batch with another time: the primary key
     // (gcxh, gcsj) lets it in, so only the lookup keeps GCXH unique.
     let mut moved = data[7].clone();
     moved.time += chrono::Duration::hours(5);
     data.push(moved);
+    // Repeats within one batch: an exact one, and one with another time.
+    data.insert(9, data[8].clone());
+    let mut moved = data[10].clone();
+    moved.time += chrono::Duration::hours(3);
+    data.insert(12, moved);
     // Exact repeats, in batches of their own: these fail the load and
     // make the shard look everything up from then on.
     let repeats = data[100..300].to_vec();
     let write_all = |store: &mut MysqlStore| {
-        let mut total = write_in_batches(store, &data, 250);
-        total.add(write_in_batches(store, &repeats, 250));
+        let mut total = write_in_batches(store, &data, batch);
+        total.add(write_in_batches(store, &repeats, batch));
         total
     };
 
     let mut plain = dbs.open();
     let expected = write_all(&mut plain);
     let expected_snapshot = snapshot(&plain);
-    assert_eq!((expected.inserted, expected.duplicates), (2000, 201));
+    assert_eq!((expected.inserted, expected.duplicates), (n as u64, 203));
     drop(plain);
     dbs.drop_all();
 
@@ -359,4 +380,34 @@ fn a_bulk_load_into_empty_shards_still_keeps_one_pass_per_gcxh() {
     assert_eq!(bulk.end_bulk().unwrap(), 0);
     assert_eq!(again.inserted, 0);
     assert_eq!(snapshot(&bulk), expected_snapshot);
+}
+
+#[test]
+fn divide_keeps_each_gcxh_in_one_piece_and_side_rows_in_the_first() {
+    let passes = dataset(BULK_SPLIT_MIN_PASSES, 5);
+    let warning = warning(&passes[0], &passes[1], "2023-12-03 00:00:00");
+    let rejected = [rejection(3, gantry_core::RejectReason::EmptyField("HPHM"))];
+    // Ten passes twice, at other distances from their first.
+    let work = |n: usize| ShardWork {
+        passes: passes[..n].iter().chain(&passes[1..11]).collect(),
+        warnings: vec![&warning],
+        rejected: &rejected,
+    };
+    let pieces = divide(work(passes.len()), 2);
+    assert_eq!(pieces.len(), 2);
+    let ids =
+        |w: &ShardWork<'_>| -> HashSet<String> { w.passes.iter().map(|p| p.id.clone()).collect() };
+    let (a, b) = (ids(&pieces[0]), ids(&pieces[1]));
+    assert!(a.is_disjoint(&b), "a GCXH in both pieces");
+    assert_eq!(a.len() + b.len(), passes.len());
+    assert!(a.len().abs_diff(b.len()) < passes.len() / 5, "uneven split");
+    assert_eq!(
+        pieces[0].passes.len() + pieces[1].passes.len(),
+        passes.len() + 10
+    );
+    assert_eq!((pieces[0].warnings.len(), pieces[0].rejected.len()), (1, 1));
+    assert!(pieces[1].warnings.is_empty() && pieces[1].rejected.is_empty());
+    // Small parts, or one piece asked for, stay whole.
+    assert_eq!(divide(work(100), 2).len(), 1);
+    assert_eq!(divide(work(passes.len()), 1).len(), 1);
 }
