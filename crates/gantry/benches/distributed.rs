@@ -27,6 +27,13 @@
 //! beside the ceiling; GANTRY_BENCH_VERBOSE=1 shows gantry's output (the
 //! workers' logs at the end of their run).
 //! Both runs through Kafka start once the workers' group has settled.
+//!
+//! Each row starts once both servers have been idle for a second (dropping
+//! the last row's databases leaves them background work). Beside each row:
+//! the CPU time both MariaDB servers spent while it ran, per row as a
+//! multiple of the ceiling's. On two shared cores the servers' CPU and
+//! everyone else's add up, so this column tells how much of a gap is the
+//! database doing more work and how much is gantry's own.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -79,6 +86,7 @@ fn main() {
     fs::create_dir_all(&dir).unwrap();
     let servers = servers();
     assert_eq!(servers.len(), 2, "the benchmark wants two MariaDB servers");
+    let _ = SERVER_PIDS.set(server_pids(&servers));
     let _settings = ServerSettings::apply(&servers);
     let only = std::env::var("GANTRY_BENCH_ONLY").ok();
     if only.as_deref() != Some("latency") {
@@ -154,17 +162,20 @@ fn throughput(servers: &[String], dir: &Path, records: u64, classic_rows: u64, o
         after,
         rows,
     ));
-    let ceiling = (before + after) / 2.0;
+    let ceiling = (before.seconds + after.seconds) / 2.0;
+    let ceiling_cpu = (before.db_cpu + after.db_cpu) / 2.0 / rows as f64;
 
     println!("\n{records} simulated passes; MariaDB with {SETTINGS:?}");
-    println!("| what | rows/s | × ceiling | rows |");
-    println!("|---|---|---|---|");
-    for (what, seconds, n) in &table {
-        let per_s = *n as f64 / seconds;
+    println!("| what | rows/s | × ceiling | rows | MariaDB CPU-s | per row × ceiling's |");
+    println!("|---|---|---|---|---|---|");
+    for (what, timing, n) in &table {
+        let per_s = *n as f64 / timing.seconds;
         let ceiling_per_s = rows as f64 / ceiling;
         println!(
-            "| {what} | {per_s:.0} | {:.2} | {n} |",
-            per_s / ceiling_per_s
+            "| {what} | {per_s:.0} | {:.2} | {n} | {:.1} | {:.2} |",
+            per_s / ceiling_per_s,
+            timing.db_cpu,
+            timing.db_cpu / *n as f64 / ceiling_cpu
         );
     }
 }
@@ -338,19 +349,82 @@ impl Input {
     }
 }
 
-/// Seconds `f` took.
-fn timed(what: &str, f: impl FnOnce()) -> f64 {
+/// How long a run took, and the CPU time the MariaDB servers spent meanwhile.
+#[derive(Clone, Copy)]
+struct Timing {
+    seconds: f64,
+    db_cpu: f64,
+}
+
+/// The MariaDB servers' process ids (for their CPU time), once per run.
+static SERVER_PIDS: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
+
+/// Each server's process id, from the pid file it names.
+fn server_pids(servers: &[String]) -> Vec<u32> {
+    servers
+        .iter()
+        .map(|server| {
+            let file: String = connect(server, None)
+                .query_first("SELECT @@pid_file")
+                .unwrap()
+                .unwrap();
+            let pid = fs::read_to_string(&file)
+                .unwrap_or_else(|e| panic!("cannot read {server}'s pid file {file}: {e}"));
+            pid.trim().parse().unwrap()
+        })
+        .collect()
+}
+
+/// CPU seconds (user and system) the servers have used so far.
+fn servers_cpu() -> f64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let pids = SERVER_PIDS.get().map(Vec::as_slice).unwrap_or_default();
+    pids.iter()
+        .map(|pid| {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            // Fields after the command's closing parenthesis; utime and
+            // stime are the 14th and 15th of the whole line.
+            let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+            let used: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+            used as f64 / ticks
+        })
+        .sum()
+}
+
+/// Waits (at most a minute) until the servers have been all but idle for a
+/// second: dropping the last run's databases leaves them work to do in
+/// the background (purge, freeing pages), which would count against the
+/// next run.
+fn servers_quiet() {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = servers_cpu();
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(1));
+        let now = servers_cpu();
+        if now - last < 0.05 {
+            return;
+        }
+        last = now;
+    }
+}
+
+/// How long `f` took, and the servers' CPU time meanwhile, from quiet servers.
+fn timed(what: &str, f: impl FnOnce()) -> Timing {
+    servers_quiet();
     eprintln!("bench: {what} …");
+    let cpu = servers_cpu();
     let start = Instant::now();
     f();
     let seconds = start.elapsed().as_secs_f64();
-    eprintln!("bench: {what}: {seconds:.1} s");
-    seconds
+    let db_cpu = servers_cpu() - cpu;
+    eprintln!("bench: {what}: {seconds:.1} s, MariaDB {db_cpu:.1} CPU-s");
+    Timing { seconds, db_cpu }
 }
 
-fn load_data_ceiling(servers: &[String], input: &Input) -> f64 {
+fn load_data_ceiling(servers: &[String], input: &Input) -> Timing {
     let dsns = with_schema(shard_dsns(servers, "ceiling"));
-    let seconds = timed("LOAD DATA into both shards", || {
+    let timing = timed("LOAD DATA into both shards", || {
         std::thread::scope(|scope| {
             for (dsn, file) in dsns.iter().zip(&input.by_shard) {
                 scope.spawn(move || load_data(dsn, file));
@@ -358,7 +432,7 @@ fn load_data_ceiling(servers: &[String], input: &Input) -> f64 {
         });
     });
     drop_shards(&dsns);
-    seconds
+    timing
 }
 
 /// `LOAD DATA LOCAL INFILE` by the `mariadb` client, as a DBA loads a dump.
@@ -390,21 +464,21 @@ fn drop_shards(dsns: &[String]) {
     }
 }
 
-/// Seconds `gantry import --config` takes into the MariaDB shards.
-fn bulk_import(servers: &[String], input: &Input) -> f64 {
+/// `gantry import --config` into the MariaDB shards.
+fn bulk_import(servers: &[String], input: &Input) -> Timing {
     let dsns = shard_dsns(servers, "bulk");
     let dir = input.file.parent().unwrap();
     let config = input.config(dir, "bulk", &dsns, "", "");
-    let seconds = timed("gantry import into 2 MariaDB shards", || {
+    let timing = timed("gantry import into 2 MariaDB shards", || {
         gantry(&["import", "--config", &config, &input.path()]);
     });
     drop_shards(&dsns);
-    seconds
+    timing
 }
 
 /// The seed scripts' way: for each row a new connection, one INSERT, a
 /// commit, and close.
-fn classic_inserts(servers: &[String], input: &Input, rows: u64) -> f64 {
+fn classic_inserts(servers: &[String], input: &Input, rows: u64) -> Timing {
     let dsns = with_schema(shard_dsns(servers, "classic"));
     let router = ShardRouter::mycat(2);
     let lines: Vec<String> = BufReader::new(fs::File::open(&input.file).unwrap())
@@ -413,7 +487,7 @@ fn classic_inserts(servers: &[String], input: &Input, rows: u64) -> f64 {
         .map(Result::unwrap)
         .collect();
     let sql = format!("INSERT INTO passes ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    let seconds = timed("classic per-row inserts", || {
+    let timing = timed("classic per-row inserts", || {
         for line in &lines {
             let fields: Vec<&str> = line.split('\t').collect();
             let dsn = &dsns[router.shard_of(fields[2])];
@@ -422,17 +496,17 @@ fn classic_inserts(servers: &[String], input: &Input, rows: u64) -> f64 {
         }
     });
     drop_shards(&dsns);
-    seconds
+    timing
 }
 
-/// Seconds, and passes accepted.
-fn sqlite_import(dir: &Path, input: &Input) -> (f64, u64) {
+/// The embedded import, and how many passes it accepted.
+fn sqlite_import(dir: &Path, input: &Input) -> (Timing, u64) {
     let data = dir.join("sqlite-store");
     let _ = fs::remove_dir_all(&data);
     let data_s = data.display().to_string();
     let checkpoints = input.checkpoints.display().to_string();
     let mut accepted = 0;
-    let seconds = timed("gantry import into embedded SQLite", || {
+    let timing = timed("gantry import into embedded SQLite", || {
         let out = gantry(&[
             "import",
             "--data-dir",
@@ -444,7 +518,7 @@ fn sqlite_import(dir: &Path, input: &Input) -> (f64, u64) {
         accepted = summary_value(&out.stdout, "accepted");
     });
     let _ = fs::remove_dir_all(&data);
-    (seconds, accepted)
+    (timing, accepted)
 }
 
 /// Kafka topics and Redis keys of one pipeline run.
@@ -619,15 +693,15 @@ impl Drop for Running {
     }
 }
 
-/// Seconds from the tail's start until the shards hold all `accepted`
+/// From the tail's start until the shards hold all `accepted`
 /// passes of the input, with the whole file waiting in the log.
-fn sustained_pipeline(servers: &[String], dir: &Path, input: &Input, accepted: u64) -> f64 {
+fn sustained_pipeline(servers: &[String], dir: &Path, input: &Input, accepted: u64) -> Timing {
     let pipeline = Pipeline::new(servers, input, "sustained", "");
     let workers = pipeline.workers(workers());
     let positions = dir.join("sustained.positions.json");
     let _ = fs::remove_file(&positions);
     let mut tail = None;
-    let seconds = timed("tail → Kafka → workers → shards + Redis", || {
+    let timing = timed("tail → Kafka → workers → shards + Redis", || {
         tail = Some(pipeline.tail(&input.path(), &positions));
         let deadline = Instant::now() + Duration::from_secs(3600);
         while pipeline.stored() < accepted {
@@ -636,7 +710,7 @@ fn sustained_pipeline(servers: &[String], dir: &Path, input: &Input, accepted: u
         }
     });
     drop((tail, workers));
-    seconds
+    timing
 }
 
 /// Latencies (ms) from each line's append to the log until the warning it

@@ -430,7 +430,6 @@ impl MysqlShard {
             delta.add_counts(&p.checkpoint, p.time, d.province, d.vehicle_type, 1);
         }
         self.insert_passes(&mut tx, &rows)?;
-        self.add_rollups(&mut tx, &delta)?;
 
         let mut warnings = work.warnings.clone();
         warnings.sort_by(|a, b| a.id.cmp(&b.id));
@@ -469,6 +468,9 @@ impl MysqlShard {
         let head = "INSERT INTO rejected (id, source, line, reason_kind, reason, raw) VALUES ";
         self.insert_rows(&mut tx, head, "", 6, rows)?;
 
+        // Last: concurrent writers of this shard share rollup rows, and
+        // each holds their locks until it commits.
+        self.add_rollups(&mut tx, &delta)?;
         tx.commit().map_err(|e| self.err(e))?;
         self.remember_stored(&passes);
         Ok(summary)
