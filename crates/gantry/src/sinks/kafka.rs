@@ -187,29 +187,13 @@ impl PointSink for KafkaReadings {
 mod tests {
     use super::*;
 
-    fn brokers() -> String {
-        std::env::var("GANTRY_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:19092".into())
+    mod broker {
+        include!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/common/kafka.rs"
+        ));
     }
-
-    fn create_topic(name: &str, partitions: i32) {
-        use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-        use rdkafka::client::DefaultClientContext;
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", brokers())
-            .create()
-            .unwrap();
-        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let results = runtime
-            .block_on(admin.create_topics([&topic], &AdminOptions::new()))
-            .unwrap();
-        for r in results {
-            r.unwrap();
-        }
-    }
+    use broker::{create_topic, kafka_brokers as brokers};
 
     /// Against the real broker: each flush returns with a report for every
     /// record sent before it, all deliveries, and a consumer then reads

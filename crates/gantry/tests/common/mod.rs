@@ -13,6 +13,10 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
+mod kafka;
+#[allow(unused_imports)] // as above: not every test binary talks to Kafka
+pub use kafka::{create_topic, kafka_brokers};
+
 /// `gantry …` with its stderr kept in `log`, for what it says it did.
 pub fn spawn_logged(args: &[&str], log: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_gantry"))
@@ -69,33 +73,8 @@ pub fn servers() -> Vec<String> {
         .collect()
 }
 
-pub fn kafka_brokers() -> String {
-    std::env::var("GANTRY_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:19092".into())
-}
-
 pub fn redis_url() -> String {
     std::env::var("GANTRY_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-/// Creates `name` with `partitions` partitions on the test broker.
-pub fn create_topic(name: &str, partitions: i32) {
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    use rdkafka::client::DefaultClientContext;
-    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", kafka_brokers())
-        .create()
-        .unwrap();
-    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let results = runtime
-        .block_on(admin.create_topics([&topic], &AdminOptions::new()))
-        .unwrap();
-    for r in results {
-        r.unwrap();
-    }
 }
 
 /// A running `gantry serve` (or `demo`), killed when dropped.
