@@ -106,7 +106,7 @@ impl KafkaSink {
     /// record since the last flush was not delivered. It waits for the
     /// delivery reports themselves: rdkafka's own flush, beside the
     /// producer's polling thread, sleeps in steps of 100 ms, which capped a
-    /// tail that flushes every few thousand lines at ~70,000 lines/s.
+    /// tail that flushes every few thousand lines at ~65,000 lines/s.
     pub fn flush(&self, timeout: Duration) -> anyhow::Result<()> {
         let context = self.producer.context();
         let queued = self.queued.load(Ordering::SeqCst);
