@@ -24,10 +24,16 @@ const DELIVERY_TIMEOUT_MS: &str = "30000";
 /// queued record gets exactly one, delivered or failed.
 #[derive(Default)]
 pub struct Deliveries {
-    failed: AtomicU64,
-    last_error: Mutex<Option<String>>,
-    reports: Mutex<u64>,
+    reports: Mutex<Reports>,
     reported: Condvar,
+}
+
+#[derive(Default)]
+struct Reports {
+    count: u64,
+    /// Failed deliveries since the last flush, and the last one's error.
+    failed: u64,
+    last_error: Option<String>,
 }
 
 impl ClientContext for Deliveries {}
@@ -36,13 +42,13 @@ impl ProducerContext for Deliveries {
     type DeliveryOpaque = ();
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        let mut reports = self.reports.lock().unwrap_or_else(PoisonError::into_inner);
+        reports.count += 1;
         if let Err((e, _)) = result {
-            self.failed.fetch_add(1, Ordering::SeqCst);
-            if let Ok(mut last) = self.last_error.lock() {
-                *last = Some(e.to_string());
-            }
+            reports.failed += 1;
+            reports.last_error = Some(e.to_string());
         }
-        *self.reports.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        drop(reports);
         self.reported.notify_all();
     }
 }
@@ -114,21 +120,16 @@ impl KafkaSink {
             .reports
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let (_reports, waited) = context
+        let (mut reports, waited) = context
             .reported
-            .wait_timeout_while(reports, timeout, |reports| *reports < queued)
+            .wait_timeout_while(reports, timeout, |reports| reports.count < queued)
             .unwrap_or_else(PoisonError::into_inner);
         if waited.timed_out() {
             bail!("Kafka did not acknowledge the records in time");
         }
-        let failed = context.failed.swap(0, Ordering::SeqCst);
+        let failed = std::mem::take(&mut reports.failed);
         if failed > 0 {
-            let why = context
-                .last_error
-                .lock()
-                .ok()
-                .and_then(|mut e| e.take())
-                .unwrap_or_default();
+            let why = reports.last_error.take().unwrap_or_default();
             bail!("{failed} records were not delivered to Kafka: {why}");
         }
         Ok(())
@@ -209,7 +210,7 @@ mod tests {
                 sink.send(&topic, Some(&key), key.as_bytes(), None).unwrap();
             }
             sink.flush(Duration::from_secs(30)).unwrap();
-            let reports = *sink.producer.context().reports.lock().unwrap();
+            let reports = sink.producer.context().reports.lock().unwrap().count;
             assert_eq!(reports, round * 5000);
         }
         let mut seen = std::collections::HashMap::<Vec<u8>, u32>::new();
