@@ -34,7 +34,7 @@ struct Reports {
     failed: u64,
     last_error: Option<String>,
     /// The least count a flush waits for (`u64::MAX`: none waits). Reports
-    /// below it wake nobody: a wake-up per record was a tenth of a tail's
+    /// below it wake nobody: a wake-up per record was a third of a tail's
     /// CPU time.
     wake_at: u64,
 }
