@@ -140,6 +140,23 @@ impl RollupDelta {
             .map(|(checkpoint, minutes)| (checkpoint.as_str(), minutes.values().sum()))
     }
 
+    /// (checkpoint, date, hour of day 0–23, count), in that order: the
+    /// per-checkpoint grain a store needs when it answers flow by hour and
+    /// would rather not keep one row per checkpoint and minute.
+    pub fn per_checkpoint_hour(&self) -> Vec<(&str, NaiveDate, u8, u64)> {
+        let mut hours: Map<(&str, NaiveDate, u8), u64> = Map::default();
+        for (checkpoint, minute, n) in self.per_checkpoint_minute() {
+            let key = (checkpoint, minute.date(), minute.hour() as u8);
+            *hours.entry(key).or_insert(0) += n;
+        }
+        let mut out: Vec<_> = hours
+            .into_iter()
+            .map(|((k, d, h), n)| (k, d, h, n))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
     /// (minute, count) totals over all checkpoints, in minute order.
     pub fn per_minute(&self) -> Vec<(NaiveDateTime, u64)> {
         let mut totals: Map<NaiveDateTime, u64> = Map::default();
@@ -201,32 +218,46 @@ mod tests {
         d.add_counts("A", at("2023-12-01 08:16:00"), "重庆", "小型汽车", 2);
         d.add_counts("B", at("2023-12-02 23:59:59"), "四川", "小型汽车", 1);
         d.add_counts("B", at("2023-12-02 23:59:59"), "四川", "小型汽车", 0);
+        d.add_counts("A", at("2023-12-01 09:00:00"), "四川", "小型汽车", 3);
         assert!(!d.is_empty());
-        assert_eq!(d.passes(), 5);
+        assert_eq!(d.passes(), 8);
         assert_eq!(
             sorted(d.per_checkpoint_minute().collect()),
             vec![
                 ("A", at("2023-12-01 08:15:00"), 2),
                 ("A", at("2023-12-01 08:16:00"), 2),
+                ("A", at("2023-12-01 09:00:00"), 3),
                 ("B", at("2023-12-02 23:59:00"), 1),
             ]
         );
         assert_eq!(
             sorted(d.per_checkpoint().collect()),
-            vec![("A", 4), ("B", 1)]
+            vec![("A", 7), ("B", 1)]
         );
         assert_eq!(
             sorted(d.per_province().collect()),
-            vec![("四川", 3), ("重庆", 2)]
+            vec![("四川", 6), ("重庆", 2)]
         );
         assert_eq!(
             sorted(d.per_vehicle_type().collect()),
-            vec![("大型汽车", 1), ("小型汽车", 4)]
+            vec![("大型汽车", 1), ("小型汽车", 7)]
         );
         let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         assert_eq!(
             sorted(d.per_hour().collect()),
-            vec![(day("2023-12-01"), 8, 4), (day("2023-12-02"), 23, 1)]
+            vec![
+                (day("2023-12-01"), 8, 4),
+                (day("2023-12-01"), 9, 3),
+                (day("2023-12-02"), 23, 1)
+            ]
+        );
+        assert_eq!(
+            d.per_checkpoint_hour(),
+            vec![
+                ("A", day("2023-12-01"), 8, 4),
+                ("A", day("2023-12-01"), 9, 3),
+                ("B", day("2023-12-02"), 23, 1)
+            ]
         );
     }
 

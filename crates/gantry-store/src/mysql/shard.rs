@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chrono::{Days, Local, NaiveDate, NaiveDateTime};
+use chrono::{Local, NaiveDate, NaiveDateTime};
 use gantry_core::geo::GeoPoint;
 use gantry_core::rollup::RollupDelta;
 use gantry_core::time::write_pass_time;
@@ -67,6 +67,8 @@ const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
 const ER_LOCK_DEADLOCK: u16 = 1213;
 /// A row another writer inserted since this transaction looked.
 const ER_DUP_ENTRY: u16 = 1062;
+/// A table another process dropped meanwhile.
+const ER_NO_SUCH_TABLE: u16 = 1146;
 
 pub(crate) struct MysqlShard {
     pool: Pool,
@@ -150,6 +152,7 @@ impl MysqlShard {
             bulk_ids: Mutex::new(None),
         };
         shard.create_schema()?;
+        shard.fold_minute_rollups()?;
         shard.check_identity(index, count)?;
         shard.load_partitions()?;
         Ok(shard)
@@ -188,6 +191,43 @@ impl MysqlShard {
             }
         }
         Ok(())
+    }
+
+    /// A shard made before rollups were kept per checkpoint and hour has
+    /// `rollup_minute`: its counts move to `rollup_checkpoint_hour` in one
+    /// transaction (added there, deleted here), then the table goes, so a
+    /// crash between the two steps adds nothing twice.
+    fn fold_minute_rollups(&self) -> Result<()> {
+        let mut conn = self.conn()?;
+        let old: Option<u8> = conn
+            .query_first(
+                "SELECT 1 FROM information_schema.TABLES \
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'rollup_minute'",
+            )
+            .map_err(|e| self.err(e))?;
+        if old.is_none() {
+            return Ok(());
+        }
+        let mut tx = conn
+            .start_transaction(TxOpts::default())
+            .map_err(|e| self.err(e))?;
+        let folded = tx
+            .query_drop(
+                "INSERT INTO rollup_checkpoint_hour (kkmc, day, hour, n) \
+                 SELECT kkmc, DATE(minute), HOUR(minute), SUM(n) FROM rollup_minute \
+                 GROUP BY kkmc, DATE(minute), HOUR(minute) \
+                 ON DUPLICATE KEY UPDATE n = rollup_checkpoint_hour.n + VALUES(n)",
+            )
+            .and_then(|()| tx.query_drop("DELETE FROM rollup_minute"))
+            .and_then(|()| tx.commit());
+        match folded {
+            // Another process opening this shard folded and dropped it.
+            Err(mysql::Error::MySqlError(e)) if e.code == ER_NO_SUCH_TABLE => Ok(()),
+            Err(e) => Err(self.err(e)),
+            Ok(()) => conn
+                .query_drop("DROP TABLE IF EXISTS rollup_minute")
+                .map_err(|e| self.err(e)),
+        }
     }
 
     fn check_identity(&self, index: usize, count: usize) -> Result<()> {
@@ -593,16 +633,19 @@ impl MysqlShard {
             return Ok(());
         }
         const ADD: &str = " ON DUPLICATE KEY UPDATE n = n + VALUES(n)";
-        let mut minutes: Vec<_> = delta.per_checkpoint_minute().collect();
-        minutes.sort_unstable();
-        let rows = minutes
-            .into_iter()
-            .map(|(k, m, n)| vec![Value::from(k), Value::from(m), Value::from(n)]);
+        let rows = delta.per_checkpoint_hour().into_iter().map(|(k, d, h, n)| {
+            vec![
+                Value::from(k),
+                Value::from(d),
+                Value::from(h),
+                Value::from(n),
+            ]
+        });
         self.insert_rows(
             tx,
-            "INSERT INTO rollup_minute (kkmc, minute, n) VALUES ",
+            "INSERT INTO rollup_checkpoint_hour (kkmc, day, hour, n) VALUES ",
             ADD,
-            3,
+            4,
             rows,
         )?;
         let mut totals = delta.per_minute();
@@ -881,15 +924,10 @@ impl ShardRead for MysqlShard {
                 "SELECT hour, n FROM rollup_hour WHERE day = ?",
                 vec![Value::from(date)],
             )?,
-            Some(k) => {
-                let start = date.and_hms_opt(0, 0, 0).unwrap_or_default();
-                let end = start + Days::new(1);
-                self.rows(
-                    "SELECT HOUR(minute) AS h, CAST(sum(n) AS SIGNED) FROM rollup_minute \
-                     WHERE kkmc = ? AND minute >= ? AND minute < ? GROUP BY h",
-                    vec![Value::from(k), Value::from(start), Value::from(end)],
-                )?
-            }
+            Some(k) => self.rows(
+                "SELECT hour, n FROM rollup_checkpoint_hour WHERE kkmc = ? AND day = ?",
+                vec![Value::from(k), Value::from(date)],
+            )?,
         };
         rows.into_iter()
             .map(|mut r| Ok((self.take(&mut r, 0)?, self.take(&mut r, 1)?)))

@@ -321,6 +321,42 @@ fn retention_drops_whole_days_and_keeps_rollups() {
     check_retention(&mut dbs.open());
 }
 
+/// A shard made when rollups were kept per checkpoint and minute answers
+/// the same once opened by this version, and opening it again adds nothing.
+#[test]
+fn an_older_shards_minute_rollups_fold_into_hours() {
+    use mysql::prelude::Queryable;
+    let dbs = TestDbs::new("fold", 2);
+    let mut store = dbs.open();
+    write_in_batches(&mut store, &dataset(3000, 5), 700);
+    let expected = snapshot(&store);
+    store.close().unwrap();
+    for dsn in &dbs.dsns {
+        let mut conn = mysql::Conn::new(mysql::Opts::from_url(dsn).unwrap()).unwrap();
+        for sql in [
+            "CREATE TABLE rollup_minute (kkmc VARCHAR(128) NOT NULL, minute DATETIME NOT NULL, \
+             n BIGINT NOT NULL, PRIMARY KEY (kkmc, minute)) COLLATE=utf8mb4_bin",
+            "INSERT INTO rollup_minute SELECT kkmc, DATE_FORMAT(gcsj, '%Y-%m-%d %H:%i:00'), \
+             count(*) FROM passes GROUP BY 1, 2",
+            "DROP TABLE rollup_checkpoint_hour",
+        ] {
+            conn.query_drop(sql).unwrap();
+        }
+    }
+    for _ in 0..2 {
+        let mut store = dbs.open();
+        assert_eq!(snapshot(&store), expected);
+        store.close().unwrap();
+    }
+    for dsn in &dbs.dsns {
+        let mut conn = mysql::Conn::new(mysql::Opts::from_url(dsn).unwrap()).unwrap();
+        let old: Option<String> = conn
+            .query_first("SHOW TABLES LIKE 'rollup\\_minute'")
+            .unwrap();
+        assert_eq!(old, None, "{dsn} still has rollup_minute");
+    }
+}
+
 #[test]
 fn a_bulk_load_into_empty_shards_still_keeps_one_pass_per_gcxh() {
     check_bulk_load("bulk", 2000, 250);
