@@ -6,6 +6,7 @@
 //! even after `kill -9`, resumes where they left off; lines sent again are
 //! skipped by their GCXH and warnings by their id.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -144,6 +145,7 @@ fn to_kafka(
 ) -> anyhow::Result<()> {
     let sink = KafkaSink::new(&kafka.brokers)?;
     let mut line = String::new();
+    let mut names = SourceName::default();
     let lines_read = follow(tailer, stop, idle_exit, |lines| {
         super::retry("Kafka", stop, || {
             for l in lines {
@@ -151,7 +153,7 @@ fn to_kafka(
                 let headers = OwnedHeaders::new()
                     .insert(Header {
                         key: "source",
-                        value: Some(l.path.to_string_lossy().as_bytes()),
+                        value: Some(names.of(&l.path).as_bytes()),
                     })
                     .insert(Header {
                         key: "line",
@@ -176,4 +178,23 @@ fn to_kafka(
     })?;
     println!("lines {lines_read} sent to {}", kafka.topic);
     Ok(())
+}
+
+/// A file's name as text, kept for the next line: lines come in runs
+/// from one file, and rendering the path for each one showed in a
+/// profile of the tail.
+#[derive(Default)]
+struct SourceName {
+    path: PathBuf,
+    name: String,
+}
+
+impl SourceName {
+    fn of(&mut self, path: &Path) -> &str {
+        if self.path != path || self.name.is_empty() {
+            self.path = path.to_owned();
+            self.name = path.display().to_string();
+        }
+        &self.name
+    }
 }

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -40,8 +41,9 @@ pub struct Record {
     pub offset: i64,
     pub payload: Vec<u8>,
     /// The `source` and `line` headers a gantry producer sets (the file
-    /// and line the record was read from), for rejected rows.
-    pub source: Option<String>,
+    /// and line the record was read from), for rejected rows. Records of
+    /// one file share one `source`.
+    pub source: Option<Arc<str>>,
     pub line: Option<u64>,
 }
 
@@ -74,6 +76,8 @@ pub struct KafkaSource {
     group: String,
     /// A record polled just after an assignment, kept for the next batch.
     carry: Option<Record>,
+    /// The last record's `source`, for the next one from the same file.
+    last_source: Option<Arc<str>>,
     reassigned_pending: bool,
 }
 
@@ -103,6 +107,7 @@ impl KafkaSource {
             topic: config.topic.clone(),
             group: config.group.clone(),
             carry: None,
+            last_source: None,
             reassigned_pending: false,
         })
     }
@@ -118,7 +123,7 @@ impl KafkaSource {
             let polled = self.consumer.poll(left);
             let assigned = self.context_assigned();
             let record = match polled {
-                Some(Ok(message)) => Some(record_of(&message)),
+                Some(Ok(message)) => Some(record_of(&message, &mut self.last_source)),
                 Some(Err(e)) => {
                     eprintln!("gantry: Kafka: {e}");
                     None
@@ -258,15 +263,17 @@ impl KafkaSource {
     }
 }
 
-fn record_of(message: &BorrowedMessage<'_>) -> Record {
+/// `message` as a record; its `source` is `last_source` when the same.
+fn record_of(message: &BorrowedMessage<'_>, last_source: &mut Option<Arc<str>>) -> Record {
     let mut source = None;
     let mut line = None;
     if let Some(headers) = message.headers() {
         for header in headers.iter() {
-            let value = header.value.map(String::from_utf8_lossy);
-            match (header.key, value) {
-                ("source", Some(v)) => source = Some(v.into_owned()),
-                ("line", Some(v)) => line = v.parse().ok(),
+            match (header.key, header.value) {
+                ("source", Some(v)) => source = Some(shared_source(v, last_source)),
+                ("line", Some(v)) => {
+                    line = std::str::from_utf8(v).ok().and_then(|v| v.parse().ok())
+                }
                 _ => {}
             }
         }
@@ -277,5 +284,14 @@ fn record_of(message: &BorrowedMessage<'_>) -> Record {
         payload: message.payload().unwrap_or_default().to_vec(),
         source,
         line,
+    }
+}
+
+/// `bytes` as text, shared with the last record's when equal.
+fn shared_source(bytes: &[u8], last: &mut Option<Arc<str>>) -> Arc<str> {
+    let text = String::from_utf8_lossy(bytes);
+    match last {
+        Some(same) if **same == *text => Arc::clone(same),
+        _ => Arc::clone(last.insert(Arc::from(text.as_ref()))),
     }
 }
