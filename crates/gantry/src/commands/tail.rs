@@ -191,7 +191,7 @@ struct SourceName {
 
 impl SourceName {
     fn of(&mut self, path: &Path) -> &str {
-        if self.path != path || self.name.is_empty() {
+        if self.path != path {
             self.path = path.to_owned();
             self.name = path.display().to_string();
         }
